@@ -1,0 +1,1 @@
+"""standalone-python: reproducible, containerized builds of standalone CPython distributions."""

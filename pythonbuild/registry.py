@@ -1,0 +1,154 @@
+"""The source registry (``resources/downloads.yml``): pinned sources and their dependency graph."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path, PurePosixPath
+
+import jsonschema
+import yaml
+
+from .errors import BuildError, UsageError
+from .paths import RESOURCES
+
+ORIGINS = ("upstream", "debian-orig", "debian-repack")
+
+_ENTRY_SCHEMA = {
+    "type": "object",
+    "required": ["version", "url", "size", "sha256", "origin", "licenses", "license_file"],
+    "additionalProperties": False,
+    "properties": {
+        "version": {"type": "string"},
+        "url": {"type": "string", "pattern": "^https?://"},
+        "size": {"type": "integer", "minimum": 1},
+        "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+        "origin": {"enum": list(ORIGINS)},
+        "debian": {
+            "type": "object",
+            "required": ["package", "file"],
+            "additionalProperties": False,
+            "properties": {"package": {"type": "string"}, "file": {"type": "string"}},
+        },
+        "licenses": {"type": "array", "items": {"type": "string"}, "minItems": 1},
+        "license_file": {"type": "string"},
+        "depends": {"type": "array", "items": {"type": "string"}},
+        "strip_components": {"type": "integer", "minimum": 0},
+    },
+}
+REGISTRY_SCHEMA = {"type": "object", "additionalProperties": _ENTRY_SCHEMA}
+
+
+@dataclass(frozen=True)
+class Source:
+    """One pinned source tarball and what we know about it."""
+
+    name: str
+    version: str
+    url: str
+    size: int
+    sha256: str
+    origin: str
+    licenses: tuple[str, ...]
+    license_file: str
+    depends: tuple[str, ...] = ()
+    debian_package: str | None = None
+    debian_file: str | None = None
+    strip_components: int = 1
+    extra: dict = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def filename(self) -> str:
+        """Cache file name: the upstream file name (the bytes may be Debian's, see ``origin``)."""
+        name = PurePosixPath(self.url).name
+        if self.origin != "upstream" and self.debian_file:
+            # Never store non-upstream bytes under the upstream name.
+            name = self.debian_file
+        return name
+
+    @property
+    def upstream_serves_pinned_bytes(self) -> bool:
+        return self.origin != "debian-repack"
+
+
+@dataclass(frozen=True)
+class Registry:
+    sources: dict[str, Source]
+
+    def __getitem__(self, name: str) -> Source:
+        try:
+            return self.sources[name]
+        except KeyError:
+            raise BuildError(
+                f"no source named {name!r} in the registry; add it to pythonbuild/resources/downloads.yml"
+            ) from None
+
+    def cpython(self, python: str) -> Source:
+        name = f"cpython-{python}"
+        if name not in self.sources:
+            known = sorted(n.removeprefix("cpython-") for n in self.sources if n.startswith("cpython-"))
+            raise UsageError(f"unknown Python version {python!r}; choose one of: {', '.join(known)}")
+        return self.sources[name]
+
+    def python_versions(self) -> list[str]:
+        return sorted(n.removeprefix("cpython-") for n in self.sources if n.startswith("cpython-"))
+
+    def closure(self, names: list[str]) -> list[str]:
+        """``names`` plus everything they depend on, dependencies first, ties by name."""
+        order: list[str] = []
+        visiting: set[str] = set()
+
+        def visit(name: str, chain: tuple[str, ...]) -> None:
+            if name in order:
+                return
+            if name in visiting:
+                raise BuildError(f"dependency cycle in the registry: {' -> '.join((*chain, name))}")
+            visiting.add(name)
+            for dep in sorted(self[name].depends):
+                visit(dep, (*chain, name))
+            visiting.discard(name)
+            order.append(name)
+
+        for name in sorted(names):
+            visit(name, ())
+        return order
+
+    def dependencies(self, name: str) -> list[str]:
+        """All transitive dependencies of ``name`` (not itself), dependencies first."""
+        return [n for n in self.closure([name]) if n != name]
+
+
+def parse_registry(data: dict) -> Registry:
+    try:
+        jsonschema.validate(data, REGISTRY_SCHEMA)
+    except jsonschema.ValidationError as exc:
+        where = "/".join(str(p) for p in exc.absolute_path) or "(top)"
+        raise BuildError(f"downloads.yml is invalid at {where}: {exc.message}") from None
+    sources = {}
+    for name, entry in data.items():
+        debian = entry.get("debian") or {}
+        sources[name] = Source(
+            name=name,
+            version=str(entry["version"]),
+            url=entry["url"],
+            size=entry["size"],
+            sha256=entry["sha256"],
+            origin=entry["origin"],
+            licenses=tuple(entry["licenses"]),
+            license_file=entry["license_file"],
+            depends=tuple(entry.get("depends", [])),
+            debian_package=debian.get("package"),
+            debian_file=debian.get("file"),
+            strip_components=entry.get("strip_components", 1),
+        )
+    registry = Registry(sources)
+    for source in sources.values():
+        for dep in source.depends:
+            registry[dep]  # noqa: B018 - raises for an undeclared dependency
+    registry.closure(list(sources))  # raises on cycles
+    return registry
+
+
+@cache
+def load_registry(path: Path = RESOURCES / "downloads.yml") -> Registry:
+    return parse_registry(yaml.safe_load(path.read_text()))

@@ -1,0 +1,72 @@
+"""Targets, read from ``cpython-unix/targets.yml`` (data, not code paths)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import yaml
+
+from .errors import UsageError
+from .paths import UNIX_DIR
+from .versions import version_matches
+
+
+@dataclass(frozen=True)
+class Target:
+    triple: str
+    host_platforms: tuple[str, ...]
+    pythons: tuple[str, ...]
+    image: str
+    sysroot: str
+    glibc_floor: str
+    gnu_triple: str
+    march: str
+    needs: tuple[tuple[str, str | None], ...]  # (package, python version spec or None)
+    needed_libraries: tuple[str, ...]
+    target_cflags: tuple[str, ...]
+    target_ldflags: tuple[str, ...]
+
+    def packages_for(self, python: str) -> list[str]:
+        """Libraries this target builds for Python ``python`` (before adding their deps)."""
+        return [name for name, spec in self.needs if spec is None or version_matches(python, spec)]
+
+
+def _parse_needs(raw: list) -> tuple[tuple[str, str | None], ...]:
+    needs = []
+    for item in raw:
+        if isinstance(item, str):
+            needs.append((item, None))
+        else:
+            needs.append((item["name"], item.get("python")))
+    return tuple(needs)
+
+
+@cache
+def load_targets(path: Path = UNIX_DIR / "targets.yml") -> dict[str, Target]:
+    data = yaml.safe_load(path.read_text())
+    targets = {}
+    for triple, entry in data.items():
+        targets[triple] = Target(
+            triple=triple,
+            host_platforms=tuple(entry["host_platforms"]),
+            pythons=tuple(str(v) for v in entry["pythons"]),
+            image=entry["image"],
+            sysroot=entry["sysroot"],
+            glibc_floor=str(entry["glibc_floor"]),
+            gnu_triple=entry["triple"],
+            march=entry["march"],
+            needs=_parse_needs(entry.get("needs", [])),
+            needed_libraries=tuple(entry.get("needed_libraries", [])),
+            target_cflags=tuple(entry.get("target_cflags", [])),
+            target_ldflags=tuple(entry.get("target_ldflags", [])),
+        )
+    return targets
+
+
+def get_target(triple: str) -> Target:
+    targets = load_targets()
+    if triple not in targets:
+        raise UsageError(f"unknown target {triple!r}; choose one of: {', '.join(sorted(targets))}")
+    return targets[triple]

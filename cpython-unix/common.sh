@@ -1,0 +1,31 @@
+# Sourced by every build-<package>.sh.  The driver (pythonbuild/packages.py) sets:
+#   PACKAGE VERSION SOURCE (tarball path) STRIP_COMPONENTS PREFIX (where dependencies are
+#   installed, and where this package installs) JOBS TARGET_CFLAGS TARGET_LDFLAGS
+#   SOURCE_DATE_EPOCH; the image sets CC AR RANLIB ... (see build.Dockerfile.j2).
+# Packages install with DESTDIR=/out; the driver keeps /out as this package's artifact.
+set -euo pipefail
+
+: "${PACKAGE:?}" "${SOURCE:?}" "${PREFIX:?}" "${JOBS:?}"
+DESTDIR=/out
+SRC_DIR="/build/${PACKAGE}"
+
+# Static, position-independent libraries (they end up inside libpython.so), optimized, and with
+# no build directory recorded in objects or debug info.
+export CFLAGS="${TARGET_CFLAGS:-} -O3 -fPIC -ffile-prefix-map=${SRC_DIR}=/${PACKAGE}"
+export CXXFLAGS="${CFLAGS}"
+export CPPFLAGS="-I${PREFIX}/include"
+export LDFLAGS="${TARGET_LDFLAGS:-} -L${PREFIX}/lib"
+# Only our dependencies' .pc files, never the build image's own.
+export PKG_CONFIG_LIBDIR="${PREFIX}/lib/pkgconfig:${PREFIX}/share/pkgconfig"
+export PKG_CONFIG_PATH=""
+
+mkdir -p "${SRC_DIR}" "${DESTDIR}"
+tar -xf "${SOURCE}" -C "${SRC_DIR}" --strip-components="${STRIP_COMPONENTS:-1}" --no-same-owner
+cd "${SRC_DIR}"
+echo "building ${PACKAGE} ${VERSION:-} in ${SRC_DIR} with ${JOBS} jobs"
+echo "CC=${CC} CFLAGS=${CFLAGS} LDFLAGS=${LDFLAGS}"
+
+# Remove libtool archives: they record build paths and are not needed for static linking.
+drop_libtool_archives() {
+    find "${DESTDIR}" -name '*.la' -delete
+}

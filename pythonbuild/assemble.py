@@ -1,0 +1,120 @@
+"""Assemble the distribution: stage ``python/`` from the CPython artifact, write the archives.
+
+Staging layout (``<work>/stage/python``), which the full archive mirrors:
+    PYTHON.json   the document (format 8)
+    install/      the relocatable installation
+    build/        objects and static libraries for relinking (see docs/python-json.md)
+    licenses/     one license text per component
+"""
+
+from __future__ import annotations
+
+import shutil
+import tarfile
+from pathlib import Path
+
+from . import log
+from .archive import archive_name, write_distribution_archive, write_install_only_archive, write_sha256sums
+from .buildinfo import collect_build_artifacts, layout_build_objects
+from .elf import ElfInfo, newest_glibc_version, scan_tree
+from .errors import BuildError
+from .metadata import (
+    build_info_section,
+    build_python_json,
+    extension_libraries,
+    load_facts,
+    write_licenses,
+    write_python_json,
+)
+from .plan import BuildPlan, extension_modules_for
+from .registry import Registry
+from .relocate import make_relocatable
+
+FULL_ARCHIVE_ORDER = ["PYTHON.json", "install", "build", "licenses"]
+
+
+def _extract_artifact(artifact: Path, dest: Path) -> None:
+    shutil.rmtree(dest, ignore_errors=True)
+    dest.mkdir(parents=True)
+    with tarfile.open(artifact) as tar:
+        tar.extractall(dest, filter="tar")
+
+
+def check_runtime_libraries(infos: list[ElfInfo], allowed: set[str], install: Path) -> None:
+    """Fail when an ELF file needs a shared library that is neither allowed nor shipped."""
+    shipped = {info.path.name for info in infos}
+    for info in infos:
+        for needed in info.needed:
+            if needed not in allowed and needed not in shipped:
+                raise BuildError(
+                    f"{info.path.relative_to(install)} needs {needed}, which is not in "
+                    f"{sorted(allowed)} (the target's needed_libraries in targets.yml); "
+                    "link it statically or allow it there"
+                )
+
+
+def assemble_distribution(
+    *,
+    plan: BuildPlan,
+    registry: Registry,
+    cpython_artifact: Path,
+    tarballs: dict[str, Path],
+    dist_dir: Path,
+    work_dir: Path,
+) -> list[Path]:
+    request = plan.request
+    target, options = request.target, request.options
+    out_dir = work_dir / "out"
+    _extract_artifact(cpython_artifact, out_dir)
+    facts = load_facts(out_dir / "facts.json")
+
+    python_dir = work_dir / "stage" / "python"
+    shutil.rmtree(python_dir.parent, ignore_errors=True)
+    python_dir.mkdir(parents=True)
+    install = python_dir / "install"
+    shutil.copytree(out_dir / "install", install, symlinks=True)
+    changed = make_relocatable(install)
+    log.info(f"made {len(changed)} files relocatable")
+
+    infos = scan_tree(install)
+    check_runtime_libraries(infos, set(target.needed_libraries), install)
+    glibc = newest_glibc_version(infos)
+
+    artifacts = collect_build_artifacts(out_dir, facts, target)
+    layout_build_objects(out_dir, python_dir, artifacts)
+    sources = [registry.cpython(request.python)] + [
+        registry[step.name] for step in plan.steps if step.name != "cpython"
+    ]
+    by_name = {source.name: tarballs["cpython" if source.name.startswith("cpython-") else source.name]
+               for source in sources}  # fmt: skip
+    write_licenses(python_dir / "licenses", sources, lambda source: by_name[source.name])
+
+    modules = extension_modules_for(request.python)
+    build_info = build_info_section(artifacts, facts, registry, extension_libraries(modules), options)
+    doc = build_python_json(facts, build_info, target, options, registry.cpython(request.python), glibc)
+    write_python_json(doc, python_dir)
+
+    version = facts["python_version"]
+    names = {
+        flavor: archive_name(
+            python_version=version,
+            release_tag=request.tag,
+            triple=target.triple,
+            options=options.name,
+            flavor=flavor,
+        )
+        for flavor in ("full", "install_only")
+    }
+    dist_dir.mkdir(parents=True, exist_ok=True)
+    full = write_distribution_archive(
+        python_dir,
+        dist_dir / names["full"],
+        group_order=FULL_ARCHIVE_ORDER,
+        mtime=request.source_date_epoch,
+    )
+    install_only = write_install_only_archive(
+        python_dir, dist_dir / names["install_only"], mtime=request.source_date_epoch
+    )
+    sums = write_sha256sums(dist_dir, [full, install_only])
+    log.info(f"newest GLIBC symbol version: {glibc}; ELF files checked: {len(infos)}")
+    return [full, install_only, sums]

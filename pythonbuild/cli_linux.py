@@ -1,0 +1,124 @@
+"""Command line of ``build-linux.py``: parse once into a LinuxBuildConfig, then run the driver."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import BuildError, UsageError
+from .options import BuildOptions, parse_options, valid_choices
+from .packages import default_jobs
+from .paths import DEFAULT_DIST, ROOT, default_cache_dir
+from .registry import load_registry
+from .targets import Target, get_target, load_targets
+
+
+@dataclass(frozen=True)
+class LinuxBuildConfig:
+    target: Target
+    python: str
+    options: BuildOptions
+    dist_dir: Path
+    cache_dir: Path
+    source_dir: Path | None
+    jobs: int
+    allow_private_engine: bool
+    keep_engine: bool
+    tag: str | None
+
+
+def _parser() -> argparse.ArgumentParser:
+    targets = sorted(load_targets())
+    pythons = load_registry().python_versions()
+    parser = argparse.ArgumentParser(
+        prog="build-linux.py",
+        description="Build a standalone, relocatable CPython distribution in containers.",
+        epilog=(
+            f"targets: {', '.join(targets)}\n"
+            f"python versions: {', '.join(pythons)}\n"
+            f"options: {', '.join(valid_choices())}\n\n"
+            "The first run makes Debian base images with debootstrap and, as root with no "
+            "Docker engine running, starts a private dockerd."
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--target", default="x86_64-unknown-linux-gnu", metavar="TRIPLE",
+                        help="target triple (default: %(default)s)")  # fmt: skip
+    parser.add_argument("--python", default=pythons[-1], metavar="X.Y",
+                        help="Python minor version (default: %(default)s)")  # fmt: skip
+    parser.add_argument("--options", default="noopt", help="build options (default: %(default)s)")
+    parser.add_argument("--dist", type=Path, default=DEFAULT_DIST, help="output directory (default: dist/)")
+    parser.add_argument("--cache-dir", type=Path, default=None,
+                        help="downloads and build artifacts (default: $STANDALONE_PYTHON_CACHE "
+                             "or ~/.cache/standalone-python)")  # fmt: skip
+    parser.add_argument("--source-dir", type=Path, default=None,
+                        help="directory of already-downloaded source tarballs, tried first "
+                             "(default: $STANDALONE_PYTHON_SOURCES)")  # fmt: skip
+    parser.add_argument("--jobs", type=int, default=default_jobs(), help="parallel jobs per build step")
+    parser.add_argument("--no-private-engine", action="store_true",
+                        help="never start a private dockerd; fail with an explanation instead")  # fmt: skip
+    parser.add_argument("--keep-engine", action="store_true",
+                        help="leave a private dockerd started by this run running for the next one")  # fmt: skip
+    parser.add_argument("--tag", default=None, help="release tag (default: date of the last commit)")
+    return parser
+
+
+class _Parser(argparse.ArgumentParser):
+    pass
+
+
+def parse_args(argv: list[str]) -> LinuxBuildConfig:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    target = get_target(args.target)
+    registry = load_registry()
+    registry.cpython(args.python)  # raises UsageError for an unknown version
+    if args.python not in target.pythons:
+        raise UsageError(
+            f"target {target.triple} does not build Python {args.python}; "
+            f"choose one of: {', '.join(target.pythons)}"
+        )
+    options = parse_options(args.options)
+    if args.jobs < 1:
+        raise UsageError("--jobs must be at least 1")
+    source_dir = args.source_dir or (
+        Path(os.environ["STANDALONE_PYTHON_SOURCES"]) if os.environ.get("STANDALONE_PYTHON_SOURCES") else None
+    )
+    return LinuxBuildConfig(
+        target=target,
+        python=args.python,
+        options=options,
+        dist_dir=args.dist.resolve(),
+        cache_dir=(args.cache_dir or default_cache_dir()).resolve(),
+        source_dir=source_dir.resolve() if source_dir else None,
+        jobs=args.jobs,
+        allow_private_engine=not args.no_private_engine,
+        keep_engine=args.keep_engine,
+        tag=args.tag,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        config = parse_args(argv)
+    except UsageError as exc:
+        print(f"build-linux.py: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    from .linux import build_linux  # imported late: --help and bad input stay fast
+
+    try:
+        build_linux(config)
+    except BuildError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("error: interrupted; rerun the same command to continue from the cache", file=sys.stderr)
+        return 130
+    return 0
+
+
+__all__ = ["ROOT", "LinuxBuildConfig", "main", "parse_args"]

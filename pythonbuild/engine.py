@@ -1,0 +1,200 @@
+"""The container engine: one place that finds, starts and talks to Docker.
+
+Order of preference:
+1. an engine the environment points at (``DOCKER_HOST``) or the system socket;
+2. our private ``dockerd`` from an earlier run, if it still answers;
+3. as root, a new private ``dockerd`` with its own state under ``/var/lib/standalone-python``
+   (installing Debian's ``docker.io`` first when no ``dockerd`` exists), stopped again when
+   the build ends unless asked to keep it.
+
+A crashed private daemon leaves a pid file, sockets and containerd state behind; before starting
+we check the pid is really gone and clear those, so a crash never blocks the next run.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import docker
+import docker.errors
+
+from . import log
+from .errors import BuildError
+
+STATE_DIR = Path(os.environ.get("STANDALONE_PYTHON_ENGINE_DIR", "/var/lib/standalone-python/engine"))
+EXEC_ROOT = Path("/run/standalone-python-engine")
+SYSTEM_SOCKET = Path("/var/run/docker.sock")
+START_TIMEOUT = 90
+
+
+@dataclass
+class Engine:
+    client: docker.DockerClient
+    description: str
+    private: bool = False
+    process: subprocess.Popen | None = field(default=None, repr=False)
+
+    def close(self, keep: bool = False) -> None:
+        """Stop a private daemon this process started (unless ``keep``)."""
+        self.client.close()
+        if self.private and self.process is not None and not keep:
+            stop_private_engine()
+
+
+def _try_client(base_url: str | None) -> docker.DockerClient | None:
+    try:
+        client = (
+            docker.DockerClient(base_url=base_url, timeout=600)
+            if base_url
+            else docker.from_env(timeout=600)
+        )
+        client.ping()
+        return client
+    except (docker.errors.DockerException, OSError):
+        return None
+
+
+def _private_socket() -> Path:
+    return STATE_DIR / "docker.sock"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie or a recycled pid of another program does not count as our daemon.
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+    return b"dockerd" in cmdline and str(STATE_DIR).encode() in cmdline
+
+
+def _read_pid() -> int | None:
+    try:
+        return int((STATE_DIR / "dockerd.pid").read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def clear_stale_state() -> bool:
+    """Remove what a dead private daemon left behind. Returns True if anything was removed."""
+    pid = _read_pid()
+    if pid is not None and _pid_alive(pid):
+        return False
+    removed = False
+    for leftover in (STATE_DIR / "dockerd.pid", _private_socket()):
+        if leftover.exists() or leftover.is_symlink():
+            leftover.unlink()
+            removed = True
+    if EXEC_ROOT.exists():
+        # containerd's sockets and shims of the dead daemon; nothing here survives a restart.
+        shutil.rmtree(EXEC_ROOT, ignore_errors=True)
+        removed = True
+    return removed
+
+
+def _ensure_dockerd_installed() -> str:
+    dockerd = shutil.which("dockerd")
+    if dockerd:
+        return dockerd
+    log.info("no dockerd on this machine: installing Debian's docker.io (apt-get)")
+    logfile = STATE_DIR / "apt-install.log"
+    logfile.parent.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    with logfile.open("w") as out:
+        for cmd in (["apt-get", "update"], ["apt-get", "install", "-y", "docker.io"]):
+            result = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, check=False)
+            if result.returncode != 0:
+                raise log.LoggedFailure(f"installing docker.io failed ({' '.join(cmd)})", logfile)
+    dockerd = shutil.which("dockerd")
+    if not dockerd:
+        raise BuildError("docker.io was installed but dockerd is not on PATH; check /usr/sbin")
+    return dockerd
+
+
+def start_private_engine() -> Engine:
+    if os.geteuid() != 0:
+        raise BuildError(
+            "no container engine is reachable and a private one needs root; "
+            "start Docker (or set DOCKER_HOST) or rerun as root"
+        )
+    STATE_DIR.mkdir(parents=True, exist_ok=True)
+    if clear_stale_state():
+        log.info("cleared state left by a private engine that is no longer running")
+    dockerd = _ensure_dockerd_installed()
+    socket = _private_socket()
+    logfile = STATE_DIR / "dockerd.log"
+    cmd = [
+        dockerd,
+        "--data-root", str(STATE_DIR / "data"),
+        "--exec-root", str(EXEC_ROOT),
+        "--pidfile", str(STATE_DIR / "dockerd.pid"),
+        "-H", f"unix://{socket}",
+    ]  # fmt: skip
+    log.info(f"no container engine is running: starting a private dockerd (state in {STATE_DIR})")
+    with logfile.open("ab") as out:
+        process = subprocess.Popen(
+            cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+        )
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise log.LoggedFailure(f"dockerd exited with status {process.returncode}", logfile)
+        client = _try_client(f"unix://{socket}")
+        if client is not None:
+            return Engine(client, f"private dockerd ({socket})", private=True, process=process)
+        time.sleep(0.5)
+    process.terminate()
+    raise log.LoggedFailure(f"dockerd did not answer within {START_TIMEOUT}s", logfile)
+
+
+def stop_private_engine(timeout: float = 30) -> None:
+    pid = _read_pid()
+    if pid is None or not _pid_alive(pid):
+        clear_stale_state()
+        return
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and _pid_alive(pid):
+        time.sleep(0.2)
+    if _pid_alive(pid):
+        os.kill(pid, signal.SIGKILL)
+        time.sleep(0.5)
+    clear_stale_state()
+    log.info("stopped the private dockerd")
+
+
+def connect(allow_private: bool = True) -> Engine:
+    """Return a working engine or raise a BuildError that says how to get one."""
+    if os.environ.get("DOCKER_HOST"):
+        client = _try_client(None)
+        if client is None:
+            raise BuildError(
+                f"DOCKER_HOST={os.environ['DOCKER_HOST']} does not answer; start that engine or unset DOCKER_HOST"
+            )
+        return Engine(client, f"DOCKER_HOST={os.environ['DOCKER_HOST']}")
+    if SYSTEM_SOCKET.exists():
+        client = _try_client(f"unix://{SYSTEM_SOCKET}")
+        if client is not None:
+            return Engine(client, f"system docker ({SYSTEM_SOCKET})")
+    if _private_socket().exists():
+        client = _try_client(f"unix://{_private_socket()}")
+        if client is not None:
+            return Engine(client, f"private dockerd ({_private_socket()}), already running", private=True)
+    if not allow_private:
+        raise BuildError(
+            "no container engine is reachable (no DOCKER_HOST, nothing answers on "
+            f"{SYSTEM_SOCKET}); start Docker, or drop --no-private-engine to let the build "
+            "start its own dockerd as root"
+        )
+    return start_private_engine()

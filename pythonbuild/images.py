@@ -1,0 +1,249 @@
+"""Container images made without a registry.
+
+* Base images: a Debian rootfs made by ``debootstrap`` from the host's configured mirror and
+  ``docker import``-ed.  A sysroot image is the same, pruned to the headers, libraries and CRT
+  objects a compiler needs to link against that suite's glibc.
+* Build images: rendered from ``cpython-unix/<name>.Dockerfile.j2`` on top of a base image.
+
+Every image is tagged with the hash of its inputs (recipe, package list, template text, parent
+image tag), so unchanged inputs find the existing image and nothing is rebuilt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import shutil
+import subprocess
+import tarfile
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import docker.errors
+import jinja2
+
+from . import log
+from .debian import debian_mirror_uri
+from .engine import Engine
+from .errors import BuildError
+from .paths import UNIX_DIR
+from .targets import Target
+
+IMAGE_PREFIX = "standalone-python"
+BASE_SUITE = "bookworm"
+LLVM_VERSION = "19"
+# Bumped when the way a rootfs is made changes, so old images are not reused.
+ROOTFS_RECIPE = "debootstrap-minbase-v2"
+
+BUILD_PACKAGES = [
+    f"clang-{LLVM_VERSION}",
+    f"lld-{LLVM_VERSION}",
+    f"llvm-{LLVM_VERSION}",
+    f"libclang-rt-{LLVM_VERSION}-dev",
+    "autoconf",
+    "automake",
+    "bison",
+    "bzip2",
+    "ca-certificates",
+    "cmake",
+    "file",
+    "libltdl-dev",  # ltdl.m4, needed to autoreconf libffi
+    "libtool",
+    "make",
+    "patch",
+    "patchelf",
+    "perl",
+    "pkg-config",
+    "python3",
+    "xz-utils",
+    "zstd",
+]
+# What the compiler needs from a sysroot: glibc's headers and libraries, the kernel headers,
+# and GCC's CRT objects and libgcc (clang finds them under usr/lib/gcc).
+SYSROOT_PACKAGES = {"bullseye": ["libc6-dev", "linux-libc-dev", "libgcc-10-dev"]}
+SYSROOT_KEEP = ["usr/include", "usr/lib", "usr/lib64", "lib", "lib64"]
+
+
+@dataclass(frozen=True)
+class RootfsSpec:
+    suite: str
+    include: tuple[str, ...] = ()
+    keep: tuple[str, ...] = ()  # empty: the whole rootfs
+
+    @property
+    def kind(self) -> str:
+        return "sysroot" if self.keep else "base"
+
+    def input_hash(self) -> str:
+        data = {
+            "recipe": ROOTFS_RECIPE,
+            "suite": self.suite,
+            "include": sorted(self.include),
+            "keep": list(self.keep),
+        }
+        return _short_hash(json.dumps(data, sort_keys=True))
+
+    @property
+    def tag(self) -> str:
+        return f"{IMAGE_PREFIX}/{self.kind}-{self.suite}:{self.input_hash()}"
+
+
+def _short_hash(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _image_exists(engine: Engine, tag: str) -> bool:
+    try:
+        engine.client.images.get(tag)
+        return True
+    except docker.errors.ImageNotFound:
+        return False
+
+
+def _ensure_debootstrap() -> str:
+    found = shutil.which("debootstrap")
+    if found:
+        return found
+    if os.geteuid() != 0:
+        raise BuildError("debootstrap is missing; install it (apt-get install debootstrap) and rerun")
+    log.info("installing debootstrap (apt-get)")
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    result = subprocess.run(
+        ["apt-get", "install", "-y", "debootstrap"], env=env, capture_output=True, text=True, check=False
+    )
+    if result.returncode != 0:
+        subprocess.run(["apt-get", "update"], env=env, capture_output=True, check=False)
+        result = subprocess.run(
+            ["apt-get", "install", "-y", "debootstrap"], env=env, capture_output=True, text=True, check=False
+        )
+    found = shutil.which("debootstrap")
+    if not found:
+        raise BuildError(f"could not install debootstrap: {result.stderr.strip().splitlines()[-1:]}")
+    return found
+
+
+def ensure_rootfs_image(engine: Engine, spec: RootfsSpec, logs: Path) -> str:
+    """Make (or find) the imported image for ``spec``; returns its tag."""
+    if _image_exists(engine, spec.tag):
+        return spec.tag
+    debootstrap = _ensure_debootstrap()
+    mirror = debian_mirror_uri()
+    logfile = logs / f"rootfs-{spec.kind}-{spec.suite}.log"
+    logfile.parent.mkdir(parents=True, exist_ok=True)
+    with log.step(f"debootstrap {spec.suite} ({spec.kind})"), tempfile.TemporaryDirectory(
+        prefix="sp-rootfs-"
+    ) as tmp:
+        rootfs = Path(tmp) / "rootfs"
+        cmd = [debootstrap, "--variant=minbase"]
+        if spec.include:
+            cmd.append("--include=" + ",".join(spec.include))
+        cmd += [spec.suite, str(rootfs), mirror]
+        with logfile.open("w") as out:
+            result = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, check=False)
+        if result.returncode != 0:
+            raise log.LoggedFailure(f"debootstrap of {spec.suite} failed", logfile)
+        if spec.keep:
+            _relativize_symlinks(rootfs)
+        members = list(spec.keep) if spec.keep else ["."]
+        members = [m for m in members if (rootfs / m).exists() or (rootfs / m).is_symlink()]
+        tar = subprocess.Popen(
+            ["tar", "-C", str(rootfs), "--numeric-owner", "-c", *members], stdout=subprocess.PIPE
+        )
+        assert tar.stdout is not None
+        try:
+            engine.client.api.import_image_from_stream(tar.stdout, repository=spec.tag)
+        finally:
+            tar.stdout.close()
+            tar.wait()
+        if tar.returncode != 0:
+            raise BuildError(f"packing the {spec.suite} rootfs failed (tar exit {tar.returncode})")
+    return spec.tag
+
+
+def _relativize_symlinks(rootfs: Path) -> None:
+    """Point absolute symlinks inside ``rootfs`` at the same file relative to the link.
+
+    A linker given ``--sysroot`` follows ``/lib64/ld-linux-x86-64.so.2 -> /lib/...`` in the
+    build image's own root, not the sysroot's; relative links resolve inside the sysroot.
+    """
+    for dirpath, dirnames, filenames in os.walk(rootfs):
+        for name in dirnames + filenames:
+            link = Path(dirpath) / name
+            if not link.is_symlink():
+                continue
+            target = os.readlink(link)
+            if target.startswith("/"):
+                relative = os.path.relpath(rootfs / target.lstrip("/"), link.parent)
+                link.unlink()
+                link.symlink_to(relative)
+
+
+@dataclass(frozen=True)
+class BuildImage:
+    tag: str
+    dockerfile: str
+
+
+def render_build_dockerfile(target: Target, base_image: str, sysroot_image: str) -> str:
+    template_path = UNIX_DIR / f"{target.image}.Dockerfile.j2"
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+    template = env.from_string(template_path.read_text())
+    return template.render(
+        target=target,
+        base_image=base_image,
+        base_suite=BASE_SUITE,
+        sysroot_image=sysroot_image,
+        llvm_version=LLVM_VERSION,
+        packages=sorted(BUILD_PACKAGES),
+    )
+
+
+def build_image_tag(target: Target, dockerfile: str) -> str:
+    return f"{IMAGE_PREFIX}/{target.image}-{target.triple}:{_short_hash(dockerfile)}"
+
+
+def ensure_build_image(engine: Engine, target: Target, logs: Path) -> BuildImage:
+    base = ensure_rootfs_image(engine, RootfsSpec(BASE_SUITE), logs)
+    sysroot_spec = RootfsSpec(
+        target.sysroot,
+        include=tuple(SYSROOT_PACKAGES.get(target.sysroot, [])),
+        keep=tuple(SYSROOT_KEEP),
+    )
+    sysroot = ensure_rootfs_image(engine, sysroot_spec, logs)
+    dockerfile = render_build_dockerfile(target, base, sysroot)
+    tag = build_image_tag(target, dockerfile)
+    if _image_exists(engine, tag):
+        return BuildImage(tag, dockerfile)
+    logfile = logs / f"image-{target.image}-{target.triple}.log"
+    with log.step(f"build image {tag}"):
+        _docker_build(engine, dockerfile, tag, logfile)
+    return BuildImage(tag, dockerfile)
+
+
+def _docker_build(engine: Engine, dockerfile: str, tag: str, logfile: Path) -> None:
+    context = io.BytesIO()
+    with tarfile.open(fileobj=context, mode="w") as tar:
+        data = dockerfile.encode()
+        info = tarfile.TarInfo("Dockerfile")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    context.seek(0)
+    logfile.parent.mkdir(parents=True, exist_ok=True)
+    with logfile.open("w") as out:
+        try:
+            for chunk in engine.client.api.build(
+                fileobj=context, custom_context=True, tag=tag, rm=True, forcerm=True, decode=True
+            ):
+                if "stream" in chunk:
+                    out.write(chunk["stream"])
+                if "error" in chunk:
+                    out.write(chunk["error"] + "\n")
+                    out.flush()
+                    raise log.LoggedFailure(f"building image {tag} failed", logfile)
+        except docker.errors.APIError as exc:
+            out.write(f"{exc}\n")
+            out.flush()
+            raise log.LoggedFailure(f"building image {tag} failed", logfile) from None

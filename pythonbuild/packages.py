@@ -1,0 +1,88 @@
+"""Build steps in containers: each library, then CPython, each cached as a tar artifact."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import log
+from .containers import ContainerRun, run_in_container, save_out_tree
+from .engine import Engine
+from .paths import UNIX_DIR
+from .plan import COMMON_SCRIPTS, BuildPlan, Step, extension_modules_for, target_flags
+
+DEPS_PREFIX = "/tools/deps"
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """Where a build keeps things on the host."""
+
+    cache_dir: Path  # downloads and artifacts, shared by builds
+    log_dir: Path  # one log per step of this build
+    jobs: int
+
+    @property
+    def artifacts(self) -> Path:
+        return self.cache_dir / "artifacts"
+
+
+def _step_env(plan: BuildPlan, step: Step, jobs: int) -> dict[str, str]:
+    request = plan.request
+    env = {
+        "PACKAGE": step.name,
+        "VERSION": step.source.version,
+        "SOURCE": f"/inputs/{step.source.filename}",
+        "STRIP_COMPONENTS": str(step.source.strip_components),
+        "PREFIX": DEPS_PREFIX,
+        "JOBS": str(jobs),
+        "SOURCE_DATE_EPOCH": str(request.source_date_epoch),
+        **target_flags(request.target, request.options),
+    }
+    if step.name == "cpython":
+        modules = extension_modules_for(request.python)
+        env["PYTHON_VERSION"] = request.python
+        env["BUILD_OPTIONS"] = request.options.name
+        env["SHARED_MODULES"] = " ".join(sorted(n for n, e in modules.items() if e.get("shared")))
+        env["DISABLED_MODULES"] = " ".join(sorted(n for n, e in modules.items() if e.get("disabled")))
+    return env
+
+
+def run_step(
+    engine: Engine,
+    plan: BuildPlan,
+    step: Step,
+    tarball: Path,
+    workspace: Workspace,
+) -> Path:
+    """Build ``step`` unless its artifact exists; returns the artifact path."""
+    artifact = workspace.artifacts / step.artifact_name
+    if artifact.exists():
+        log.info(f"{step.name} {step.source.version}: cached ({artifact.name})")
+        return artifact
+    files: dict[str, Path | bytes] = {
+        f"/inputs/{step.source.filename}": tarball,
+        f"/scripts/{step.script.name}": step.script,
+    }
+    for name in COMMON_SCRIPTS:
+        files[f"/scripts/{name}"] = UNIX_DIR / name
+    for extra in step.extra_files:
+        files[f"/scripts/{extra.name}"] = extra
+    dep_artifacts = [workspace.artifacts / plan.step(dep).artifact_name for dep in step.depends]
+    run = ContainerRun(
+        image=plan.image_tag,
+        command=["/bin/bash", f"/scripts/{step.script.name}"],
+        env=_step_env(plan, step, workspace.jobs),
+        files=files,
+        tarballs=dep_artifacts,
+    )
+    logfile = workspace.log_dir / f"{step.name}.log"
+    with log.step(f"build {step.name} {step.source.version} (log: {logfile})"):
+        chunks = run_in_container(engine, run, logfile, f"building {step.name}")
+        save_out_tree(chunks, artifact)
+    return artifact
+
+
+def default_jobs() -> int:
+    return max(1, len(os.sched_getaffinity(0)))

@@ -1,0 +1,143 @@
+"""From a request (target, Python, options) to a plan: the ordered steps and their cache keys.
+
+A step's key is the hash of everything it reads - image, source bytes, build script and the
+shared shell helpers, target flags, options, and the keys of the steps whose output it consumes -
+so a step reruns exactly when one of those changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import yaml
+
+from .errors import BuildError
+from .options import BuildOptions
+from .paths import ROOT, UNIX_DIR
+from .registry import Registry, Source
+from .targets import Target
+from .versions import version_matches
+
+# Files every container step reads besides its own script.
+COMMON_SCRIPTS = ("common.sh",)
+
+
+@dataclass(frozen=True)
+class BuildRequest:
+    target: Target
+    python: str
+    options: BuildOptions
+    tag: str
+    source_date_epoch: int
+
+
+@dataclass
+class Step:
+    name: str  # registry package name, or "cpython"
+    source: Source
+    script: Path
+    depends: list[str]
+    key: str = ""
+    extra_files: list[Path] = field(default_factory=list)
+
+    @property
+    def artifact_name(self) -> str:
+        return f"{self.name}-{self.source.version}-{self.key[:16]}.tar"
+
+
+@dataclass
+class BuildPlan:
+    request: BuildRequest
+    image_tag: str
+    steps: list[Step]
+
+    def step(self, name: str) -> Step:
+        return next(s for s in self.steps if s.name == name)
+
+
+def _file_digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def step_key(image_tag: str, step: Step, request: BuildRequest, dep_keys: list[str], flags: dict) -> str:
+    data = {
+        "image": image_tag,
+        "source": step.source.sha256,
+        "script": _file_digest(step.script),
+        "common": [_file_digest(UNIX_DIR / name) for name in COMMON_SCRIPTS],
+        "extra": [_file_digest(p) for p in step.extra_files],
+        "target": request.target.triple,
+        "flags": flags,
+        "deps": dep_keys,
+    }
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+
+
+def target_flags(target: Target, options: BuildOptions) -> dict[str, str]:
+    """The compiler flags every package gets for this target and these options."""
+    cflags = [f"-march={target.march}", *target.target_cflags]
+    ldflags = list(target.target_ldflags)
+    return {"TARGET_CFLAGS": " ".join(cflags), "TARGET_LDFLAGS": " ".join(ldflags)}
+
+
+def load_extension_modules() -> dict[str, dict]:
+    return yaml.safe_load((UNIX_DIR / "extension-modules.yml").read_text())
+
+
+def extension_modules_for(python: str) -> dict[str, dict]:
+    return {
+        name: entry
+        for name, entry in load_extension_modules().items()
+        if "python" not in entry or version_matches(python, entry["python"])
+    }
+
+
+def make_plan(request: BuildRequest, registry: Registry, image_tag: str) -> BuildPlan:
+    packages = registry.closure(request.target.packages_for(request.python))
+    flags = target_flags(request.target, request.options)
+    steps: list[Step] = []
+    keys: dict[str, str] = {}
+    for name in packages:
+        script = UNIX_DIR / f"build-{name}.sh"
+        if not script.exists():
+            raise BuildError(f"package {name} has no build script; add cpython-unix/build-{name}.sh")
+        step = Step(name, registry[name], script, registry.dependencies(name))
+        step.key = step_key(image_tag, step, request, [keys[d] for d in step.depends], flags)
+        keys[name] = step.key
+        steps.append(step)
+    cpython = Step(
+        "cpython",
+        registry.cpython(request.python),
+        UNIX_DIR / "build-cpython.sh",
+        packages,
+        extra_files=[UNIX_DIR / "collect-facts.py", UNIX_DIR / "extension-modules.yml"],
+    )
+    cpython_flags = {**flags, "options": request.options.name, "epoch": request.source_date_epoch}
+    cpython.key = step_key(image_tag, cpython, request, [keys[d] for d in packages], cpython_flags)
+    steps.append(cpython)
+    return BuildPlan(request, image_tag, steps)
+
+
+def release_tag(root: Path = ROOT) -> tuple[str, int]:
+    """The distribution tag (YYYYMMDD) and SOURCE_DATE_EPOCH, both from the project's last commit.
+
+    Using the commit time (not now) makes two builds of the same checkout name and stamp their
+    outputs identically.
+    """
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(root), "log", "-1", "--format=%ct"],
+            capture_output=True, text=True, check=True,
+        ).stdout.strip()  # fmt: skip
+        epoch = int(out)
+    except (subprocess.CalledProcessError, ValueError, FileNotFoundError):
+        raise BuildError(
+            "cannot read the project's last commit time (needed for the release tag); "
+            "build from a git clone, or pass --tag and set SOURCE_DATE_EPOCH"
+        ) from None
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y%m%d"), epoch

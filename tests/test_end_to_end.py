@@ -1,0 +1,318 @@
+"""End to end: build x86_64-unknown-linux-gnu 3.13 noopt and use the result like a user would.
+
+Slow (a cold machine builds images, every library and CPython): run with ``./run-tests --all``.
+The build runs once per session; every check works on a copy extracted to a path with a space.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from pythonbuild.archive import extract_archive, open_distribution
+from pythonbuild.elf import newest_glibc_version, scan_tree
+from pythonbuild.targets import get_target
+from pythonbuild.versions import version_tuple
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parent.parent
+TARGET = "x86_64-unknown-linux-gnu"
+COMMAND = [str(ROOT / "build-linux.py"), "--target", TARGET, "--python", "3.13", "--options", "noopt"]
+
+
+def _run_build(dist: Path) -> tuple[subprocess.CompletedProcess, float]:
+    started = time.monotonic()
+    result = subprocess.run(
+        [*COMMAND, "--dist", str(dist)], capture_output=True, text=True, check=False
+    )
+    elapsed = time.monotonic() - started
+    sys.stdout.write(result.stdout)
+    sys.stderr.write(result.stderr)
+    return result, elapsed
+
+
+@pytest.fixture(scope="session")
+def build(tmp_path_factory) -> dict:
+    dist = tmp_path_factory.mktemp("dist")
+    result, elapsed = _run_build(dist)
+    assert result.returncode == 0, f"build failed:\n{result.stderr[-4000:]}"
+    print(f"first build: {elapsed:.0f}s")
+    full = next(dist.glob(f"cpython-3.13.*-{TARGET}-noopt-full.tar.zst"))
+    install_only = next(dist.glob(f"cpython-3.13.*-{TARGET}-install_only.tar.gz"))
+    return {"dist": dist, "full": full, "install_only": install_only, "first_time": elapsed}
+
+
+@pytest.fixture(scope="session")
+def python_home(build, tmp_path_factory) -> Path:
+    """The install_only archive extracted under a directory whose name has a space."""
+    dest = tmp_path_factory.mktemp("extract") / "with space" / "here"
+    dest.mkdir(parents=True)
+    extract_archive(build["install_only"], dest)
+    return dest / "python"
+
+
+@pytest.fixture(scope="session")
+def full_tree(build, tmp_path_factory) -> Path:
+    dest = tmp_path_factory.mktemp("full")
+    extract_archive(build["full"], dest)
+    return dest / "python"
+
+
+def run_python(python_home: Path, code: str, *args: str, **kwargs) -> subprocess.CompletedProcess:
+    env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", **kwargs.pop("env", {})}
+    result = subprocess.run(
+        [str(python_home / "bin" / "python3"), "-c", textwrap.dedent(code), *args],
+        capture_output=True, text=True, env=env, cwd=kwargs.pop("cwd", "/"), check=False, **kwargs,
+    )  # fmt: skip
+    assert result.returncode == 0, f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+    return result
+
+
+def test_outputs_and_checksums(build):
+    sums = (build["dist"] / "SHA256SUMS").read_text().splitlines()
+    listed = dict(reversed(line.split("  ", 1)) for line in sums)
+    for key in ("full", "install_only"):
+        path = build[key]
+        assert listed[path.name] == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_full_archive_layout(build):
+    with open_distribution(build["full"]) as tar:
+        names = [member.name for member in tar]
+    assert names[0] == "python/PYTHON.json"
+    groups = [n.split("/")[1] for n in names[1:]]
+    order = ["install", "build", "licenses"]
+    assert sorted(groups, key=order.index) == groups, "members not grouped install, build, licenses"
+    for group in order:
+        members = [n for n in names if n.startswith(f"python/{group}/")]
+        assert members, f"no python/{group}/ members"
+        assert members == sorted(members)
+
+
+def test_python_json_and_licenses(full_tree):
+    doc = json.loads((full_tree / "PYTHON.json").read_text())
+    assert doc["version"] == "8"
+    assert doc["target_triple"] == TARGET
+    assert doc["build_options"] == "noopt"
+    for path in [doc["python_exe"], doc["license_path"], *doc["build_info"]["core"]["objs"][:20]]:
+        assert (full_tree / path).exists(), path
+    for name, variants in doc["build_info"]["extensions"].items():
+        for variant in variants:
+            for path in variant.get("license_paths", []):
+                assert (full_tree / path).is_file(), f"{name}: {path}"
+    licenses = {p.name for p in (full_tree / "licenses").iterdir()}
+    for component in ("openssl", "sqlite", "libffi", "xz", "zlib", "bzip2", "mpdecimal", "expat",
+                      "ncurses", "libedit", "libuuid", "cpython"):  # fmt: skip
+        assert f"LICENSE.{component}.txt" in licenses
+
+
+def test_runs_from_path_with_space(python_home):
+    result = run_python(python_home, "import sys, sysconfig; print(sys.prefix); print(sysconfig.get_config_var('LIBDIR'))")
+    prefix, libdir = result.stdout.splitlines()
+    assert Path(prefix) == python_home
+    assert Path(libdir) == python_home / "lib"
+
+
+def test_every_extension_module_imports(python_home, full_tree):
+    doc = json.loads((full_tree / "PYTHON.json").read_text())
+    modules = sorted(doc["build_info"]["extensions"])
+    assert "_ssl" in modules and "_sqlite3" in modules and "readline" in modules
+    assert "_gdbm" not in modules and "_tkinter" not in modules
+    run_python(python_home, "import importlib, sys\nfor m in sys.argv[1:]: importlib.import_module(m)", *modules)
+
+
+def test_tls_handshake_with_bundled_openssl(python_home, tmp_path):
+    trustme = pytest.importorskip("trustme")
+    ca = trustme.CA()
+    cert = ca.issue_cert("localhost")
+    ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+    cert.private_key_and_cert_chain_pem.write_to_path(str(tmp_path / "server.pem"))
+    code = """
+        import socket, ssl, sys, threading
+        ca, server_pem = sys.argv[1:3]
+        server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        server_ctx.load_cert_chain(server_pem)
+        listener = socket.create_server(("127.0.0.1", 0))
+        port = listener.getsockname()[1]
+        def serve():
+            conn, _ = listener.accept()
+            with server_ctx.wrap_socket(conn, server_side=True) as tls:
+                tls.sendall(tls.recv(5).upper())
+        thread = threading.Thread(target=serve)
+        thread.start()
+        client_ctx = ssl.create_default_context(cafile=ca)
+        with socket.create_connection(("127.0.0.1", port)) as raw:
+            with client_ctx.wrap_socket(raw, server_hostname="localhost") as tls:
+                tls.sendall(b"hello")
+                assert tls.recv(5) == b"HELLO"
+                print(tls.version(), ssl.OPENSSL_VERSION)
+        thread.join()
+    """
+    result = run_python(python_home, code, str(tmp_path / "ca.pem"), str(tmp_path / "server.pem"))
+    assert "OpenSSL 3.5" in result.stdout and "TLSv1.3" in result.stdout
+
+
+def test_stdlib_libraries_work(python_home):
+    code = """
+        import bz2, ctypes, ctypes.util, decimal, lzma, sqlite3, uuid, zlib
+        data = b"standalone" * 1000
+        for codec in (bz2, lzma, zlib):
+            assert codec.decompress(codec.compress(data)) == data
+        db = sqlite3.connect(":memory:")
+        db.execute("CREATE VIRTUAL TABLE docs USING fts5(body)")
+        db.executemany("INSERT INTO docs VALUES (?)", [("relocatable python",), ("other",)])
+        assert db.execute("SELECT body FROM docs WHERE docs MATCH 'relocatable'").fetchall() == [("relocatable python",)]
+        assert db.execute("SELECT json_extract('{\\"a\\": 2}', '$.a')").fetchone() == (2,)
+        db.execute("CREATE VIRTUAL TABLE r USING rtree(id, x0, x1)")
+        assert hasattr(db, "enable_load_extension")
+        libc = ctypes.CDLL(None)
+        assert libc.strlen(b"four") == 4
+        decimal.getcontext().prec = 50
+        assert str(decimal.Decimal(1) / decimal.Decimal(7))[:12] == "0.1428571428"
+        import _decimal
+        u = uuid.uuid1()
+        assert u.version == 1 and uuid.UUID(str(uuid.uuid4())).version == 4
+        import _uuid
+        print(sqlite3.sqlite_version)
+    """
+    run_python(python_home, code)
+
+
+def test_readline_uses_libedit_and_curses_works(python_home):
+    code = """
+        import readline, curses
+        assert readline.backend == "editline", readline.backend
+        readline.add_history("one")
+        assert readline.get_current_history_length() == 1
+        curses.setupterm("xterm", 1)
+        assert curses.tigetstr("clear")
+        print("ok")
+    """
+    if not any(Path(d, "x", "xterm").exists() for d in ("/usr/share/terminfo", "/lib/terminfo")):
+        pytest.skip("no xterm terminfo entry on this machine")
+    run_python(python_home, code, env={"TERM": "xterm"})
+
+
+def test_no_host_libraries_and_glibc_floor(python_home):
+    target = get_target(TARGET)
+    infos = scan_tree(python_home)
+    shipped = {info.path.name for info in infos}
+    for info in infos:
+        for needed in info.needed:
+            assert needed in target.needed_libraries or needed in shipped, (info.path, needed)
+        for runpath in info.runpaths:
+            assert runpath.startswith("$ORIGIN"), (info.path, runpath)
+    newest = newest_glibc_version(infos)
+    assert version_tuple(newest) <= version_tuple(target.glibc_floor), newest
+    ldd = subprocess.run(["ldd", str(python_home / "bin" / "python3")], capture_output=True, text=True, check=True)
+    print(ldd.stdout, f"newest GLIBC: {newest}")
+    assert "not found" not in ldd.stdout
+
+
+def test_scripts_and_pkgconfig_have_no_build_paths(python_home):
+    for script in (python_home / "bin").iterdir():
+        if script.is_file() and not script.is_symlink() and script.read_bytes()[:2] == b"#!":
+            first = script.read_text().splitlines()[0]
+            assert "/install" not in first, (script, first)
+    for pc in (python_home / "lib" / "pkgconfig").glob("*.pc"):
+        assert "/install" not in pc.read_text(), pc
+    pip = python_home / "bin" / "pip3"
+    result = subprocess.run([str(pip), "--version"], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    assert str(python_home) in result.stdout
+
+
+def _make_wheel(dest: Path) -> Path:
+    name, version = "sp_demo", "1.0"
+    wheel = dest / f"{name}-{version}-py3-none-any.whl"
+    dist_info = f"{name}-{version}.dist-info"
+    files = {
+        f"{name}.py": "def answer():\n    return 42\n",
+        f"{dist_info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
+        f"{dist_info}/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    record = []
+    with zipfile.ZipFile(wheel, "w") as zf:
+        for path, text in files.items():
+            zf.writestr(path, text)
+            import base64
+
+            digest = base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b"=").decode()
+            record.append(f"{path},sha256={digest},{len(text.encode())}")
+        record.append(f"{dist_info}/RECORD,,")
+        zf.writestr(f"{dist_info}/RECORD", "\n".join(record) + "\n")
+    return wheel
+
+
+def test_venv_and_pip_install_local_wheel(python_home, tmp_path):
+    wheel = _make_wheel(tmp_path)
+    venv = tmp_path / "my venv"
+    run_python(python_home, "import sys, venv; venv.create(sys.argv[1], with_pip=True)", str(venv))
+    pip = subprocess.run(
+        [str(venv / "bin" / "python"), "-m", "pip", "install", "--no-index", str(wheel)],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert pip.returncode == 0, pip.stderr
+    result = subprocess.run(
+        [str(venv / "bin" / "python"), "-c", "import sp_demo, sys; print(sp_demo.answer(), sys.prefix)"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert result.stdout.split()[0] == "42"
+
+
+def test_compile_c_extension_against_dist(python_home, tmp_path):
+    if not shutil.which("cc"):
+        pytest.skip("no C compiler on this machine")
+    (tmp_path / "spdemo.c").write_text(textwrap.dedent("""
+        #define PY_SSIZE_T_CLEAN
+        #include <Python.h>
+        static PyObject *twice(PyObject *self, PyObject *arg) {
+            long v = PyLong_AsLong(arg);
+            return PyLong_FromLong(2 * v);
+        }
+        static PyMethodDef methods[] = {{"twice", twice, METH_O, NULL}, {NULL, NULL, 0, NULL}};
+        static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "spdemo", NULL, -1, methods};
+        PyMODINIT_FUNC PyInit_spdemo(void) { return PyModule_Create(&module); }
+    """))
+    # Compile the way setuptools does: the dist's own sysconfig says how.
+    code = """
+        import shlex, subprocess, sys, sysconfig
+        v = sysconfig.get_config_var
+        src, out = sys.argv[1], sys.argv[2] + v("EXT_SUFFIX")
+        obj = sys.argv[2] + ".o"
+        cc = shlex.split(v("CC")) + shlex.split(v("CFLAGS")) + shlex.split(v("CCSHARED"))
+        subprocess.run(cc + ["-I" + sysconfig.get_path("include"), "-c", src, "-o", obj], check=True)
+        subprocess.run(shlex.split(v("LDSHARED")) + [obj, "-o", out], check=True)
+        sys.path.insert(0, sys.argv[3])
+        import spdemo
+        assert spdemo.twice(21) == 42
+        print(v("CC"), "|", v("LDSHARED"))
+    """
+    result = run_python(
+        python_home, code, str(tmp_path / "spdemo.c"), str(tmp_path / "spdemo"), str(tmp_path),
+        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
+    )  # fmt: skip
+    assert "clang-19" not in result.stdout and "sysroot" not in result.stdout
+
+
+def test_second_run_rebuilds_nothing_and_matches(build):
+    again = build["dist"].parent / "dist-again"
+    result, elapsed = _run_build(again)
+    assert result.returncode == 0, result.stderr[-4000:]
+    print(f"second build: {elapsed:.0f}s (first: {build['first_time']:.0f}s)")
+    built = [line for line in result.stdout.splitlines() if " build " in line and "..." in line]
+    assert not [line for line in built if "build images" not in line], built
+    assert "debootstrap" not in result.stdout
+    for key in ("full", "install_only"):
+        assert (again / build[key].name).read_bytes() == build[key].read_bytes(), key

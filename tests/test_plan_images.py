@@ -1,0 +1,117 @@
+"""Cache keys of build steps, Dockerfile rendering and image tags, engine stale-state cleanup."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from pythonbuild import engine, images, plan
+from pythonbuild.options import BuildOptions
+from pythonbuild.registry import load_registry
+from pythonbuild.targets import get_target
+
+TARGET = get_target("x86_64-unknown-linux-gnu")
+
+
+def _plan(image="img:1", epoch=1_700_000_000):
+    request = plan.BuildRequest(TARGET, "3.13", BuildOptions(), "20231114", epoch)
+    return plan.make_plan(request, load_registry(), image)
+
+
+def test_plan_orders_dependencies_before_users_and_cpython_last():
+    steps = [s.name for s in _plan().steps]
+    assert steps[-1] == "cpython"
+    assert steps.index("ncurses") < steps.index("libedit")
+    assert "zstd" not in steps  # 3.14+ only
+
+
+def test_keys_are_stable_and_change_with_inputs():
+    first, again = _plan(), _plan()
+    assert [s.key for s in first.steps] == [s.key for s in again.steps]
+    other_image = _plan(image="img:2")
+    assert all(a.key != b.key for a, b in zip(first.steps, other_image.steps, strict=True))
+    # A new SOURCE_DATE_EPOCH only concerns the CPython step, not the libraries.
+    later = _plan(epoch=1_800_000_000)
+    assert first.step("zlib").key == later.step("zlib").key
+    assert first.step("cpython").key != later.step("cpython").key
+
+
+def test_dependency_change_propagates(monkeypatch, tmp_path):
+    unix = tmp_path / "cpython-unix"
+    shutil.copytree(plan.UNIX_DIR, unix)
+    monkeypatch.setattr(plan, "UNIX_DIR", unix)
+    before = _plan()
+    script = unix / "build-ncurses.sh"
+    script.write_text(script.read_text() + "\n# changed\n")
+    after = _plan()
+    assert before.step("zlib").key == after.step("zlib").key
+    for name in ("ncurses", "libedit", "cpython"):
+        assert before.step(name).key != after.step(name).key, name
+
+
+def test_build_dockerfile_renders_toolchain_and_sysroot():
+    text = images.render_build_dockerfile(TARGET, "base:1", "sysroot:1")
+    assert text.startswith("# Build image for x86_64-unknown-linux-gnu")
+    assert "FROM base:1" in text and "COPY --from=sysroot:1 / /sysroot/" in text
+    for package in ("clang-19", "lld-19", "llvm-19", "make", "perl", "patchelf"):
+        assert package in text
+    assert "--sysroot=/sysroot" in text
+
+
+def test_image_tags_follow_inputs():
+    a = images.render_build_dockerfile(TARGET, "base:1", "sysroot:1")
+    b = images.render_build_dockerfile(TARGET, "base:2", "sysroot:1")
+    assert images.build_image_tag(TARGET, a) == images.build_image_tag(TARGET, a)
+    assert images.build_image_tag(TARGET, a) != images.build_image_tag(TARGET, b)
+    spec = images.RootfsSpec("bullseye", include=("libc6-dev",), keep=("usr",))
+    assert spec.tag.startswith("standalone-python/sysroot-bullseye:")
+    assert spec.tag != replace(spec, include=("libc6-dev", "linux-libc-dev")).tag
+
+
+def test_sysroot_symlinks_become_relative(tmp_path):
+    root = tmp_path / "rootfs"
+    (root / "usr/lib/x86_64-linux-gnu").mkdir(parents=True)
+    (root / "usr/lib/x86_64-linux-gnu/ld-2.31.so").write_text("loader")
+    (root / "usr/lib64").mkdir()
+    (root / "usr/lib64/ld-linux-x86-64.so.2").symlink_to("/usr/lib/x86_64-linux-gnu/ld-2.31.so")
+    images._relativize_symlinks(root)
+    link = root / "usr/lib64/ld-linux-x86-64.so.2"
+    assert not os.readlink(link).startswith("/")
+    assert link.read_text() == "loader"
+
+
+@pytest.fixture
+def engine_state(monkeypatch, tmp_path) -> Path:
+    state = tmp_path / "engine"
+    state.mkdir()
+    monkeypatch.setattr(engine, "STATE_DIR", state)
+    monkeypatch.setattr(engine, "EXEC_ROOT", tmp_path / "exec")
+    return state
+
+
+def test_stale_private_engine_state_is_cleared(engine_state, tmp_path):
+    (engine_state / "dockerd.pid").write_text("999999999\n")  # no such process
+    (engine_state / "docker.sock").write_text("")
+    (tmp_path / "exec" / "containerd").mkdir(parents=True)
+    assert engine.clear_stale_state()
+    assert not (engine_state / "dockerd.pid").exists()
+    assert not (engine_state / "docker.sock").exists()
+    assert not (tmp_path / "exec").exists()
+
+
+def test_live_pid_of_another_program_is_not_our_daemon(engine_state):
+    # Our own pid is alive but is not a dockerd with our state dir: its pid file is stale.
+    (engine_state / "dockerd.pid").write_text(f"{os.getpid()}\n")
+    assert engine.clear_stale_state()
+
+
+def test_refusing_the_private_engine_explains(monkeypatch, engine_state):
+    monkeypatch.delenv("DOCKER_HOST", raising=False)
+    monkeypatch.setattr(engine, "SYSTEM_SOCKET", engine_state / "missing.sock")
+    with pytest.raises(engine.BuildError, match="no container engine is reachable") as info:
+        engine.connect(allow_private=False)
+    assert "--no-private-engine" in str(info.value) and "\n" not in str(info.value)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from pythonbuild.bootstrap import ensure_venv  # noqa: E402
+from pythonbuild.bootstrap import ensure_venv
 
 if __name__ == "__main__":
     ensure_venv("requirements.txt", "build")

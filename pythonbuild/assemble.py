@@ -14,7 +14,12 @@ import tarfile
 from pathlib import Path
 
 from . import log
-from .archive import archive_name, write_distribution_archive, write_install_only_archive, write_sha256sums
+from .archive import (
+    archive_name,
+    write_distribution_archive,
+    write_install_only_archive,
+    write_sha256sums,
+)
 from .buildinfo import collect_build_artifacts, layout_build_objects
 from .elf import ElfInfo, newest_glibc_version, scan_tree
 from .errors import BuildError
@@ -90,8 +95,12 @@ def assemble_distribution(
     write_licenses(python_dir / "licenses", sources, lambda source: by_name[source.name])
 
     modules = extension_modules_for(request.python)
-    build_info = build_info_section(artifacts, facts, registry, extension_libraries(modules), options)
-    doc = build_python_json(facts, build_info, target, options, registry.cpython(request.python), glibc)
+    build_info = build_info_section(
+        artifacts, facts, registry, extension_libraries(modules), options
+    )
+    doc = build_python_json(
+        facts, build_info, target, options, registry.cpython(request.python), glibc
+    )
     write_python_json(doc, python_dir)
 
     version = facts["python_version"]

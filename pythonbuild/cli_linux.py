@@ -50,19 +50,25 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--python", default=pythons[-1], metavar="X.Y",
                         help="Python minor version (default: %(default)s)")  # fmt: skip
     parser.add_argument("--options", default="noopt", help="build options (default: %(default)s)")
-    parser.add_argument("--dist", type=Path, default=DEFAULT_DIST, help="output directory (default: dist/)")
+    parser.add_argument(
+        "--dist", type=Path, default=DEFAULT_DIST, help="output directory (default: dist/)"
+    )
     parser.add_argument("--cache-dir", type=Path, default=None,
                         help="downloads and build artifacts (default: $STANDALONE_PYTHON_CACHE "
                              "or ~/.cache/standalone-python)")  # fmt: skip
     parser.add_argument("--source-dir", type=Path, default=None,
                         help="directory of already-downloaded source tarballs, tried first "
                              "(default: $STANDALONE_PYTHON_SOURCES)")  # fmt: skip
-    parser.add_argument("--jobs", type=int, default=default_jobs(), help="parallel jobs per build step")
+    parser.add_argument(
+        "--jobs", type=int, default=default_jobs(), help="parallel jobs per build step"
+    )
     parser.add_argument("--no-private-engine", action="store_true",
                         help="never start a private dockerd; fail with an explanation instead")  # fmt: skip
     parser.add_argument("--keep-engine", action="store_true",
                         help="leave a private dockerd started by this run running for the next one")  # fmt: skip
-    parser.add_argument("--tag", default=None, help="release tag (default: date of the last commit)")
+    parser.add_argument(
+        "--tag", default=None, help="release tag (default: date of the last commit)"
+    )
     return parser
 
 
@@ -85,7 +91,9 @@ def parse_args(argv: list[str]) -> LinuxBuildConfig:
     if args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
     source_dir = args.source_dir or (
-        Path(os.environ["STANDALONE_PYTHON_SOURCES"]) if os.environ.get("STANDALONE_PYTHON_SOURCES") else None
+        Path(os.environ["STANDALONE_PYTHON_SOURCES"])
+        if os.environ.get("STANDALONE_PYTHON_SOURCES")
+        else None
     )
     return LinuxBuildConfig(
         target=target,
@@ -116,7 +124,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
-        print("error: interrupted; rerun the same command to continue from the cache", file=sys.stderr)
+        print(
+            "error: interrupted; rerun the same command to continue from the cache", file=sys.stderr
+        )
         return 130
     return 0
 

@@ -6,6 +6,7 @@ code works with a local private daemon or a remote engine.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import tarfile
 import time
@@ -72,7 +73,9 @@ class _StreamReader(io.RawIOBase):
         return size
 
 
-def run_in_container(engine: Engine, run: ContainerRun, logfile: Path, what: str) -> Iterable[bytes]:
+def run_in_container(
+    engine: Engine, run: ContainerRun, logfile: Path, what: str
+) -> Iterable[bytes]:
     """Run ``run``; stream its output to ``logfile``; return the ``/out`` tar stream chunks.
 
     Raises LoggedFailure (with the log's tail) when the command exits non-zero.
@@ -96,7 +99,9 @@ def run_in_container(engine: Engine, run: ContainerRun, logfile: Path, what: str
         status = container.wait()
         code = status.get("StatusCode", 1)
         with logfile.open("a") as out:
-            out.write(f"\n[exit status {code} after {log.format_seconds(time.monotonic() - started)}]\n")
+            out.write(
+                f"\n[exit status {code} after {log.format_seconds(time.monotonic() - started)}]\n"
+            )
         if code != 0:
             raise log.LoggedFailure(f"{what} failed with exit status {code}", logfile)
         chunks, _stat = container.get_archive("/out")
@@ -107,10 +112,8 @@ def run_in_container(engine: Engine, run: ContainerRun, logfile: Path, what: str
             out.write(f"\nengine error: {exc}\n")
         raise log.LoggedFailure(f"{what}: container engine error", logfile) from None
     finally:
-        try:
+        with contextlib.suppress(docker.errors.APIError):
             container.remove(force=True)
-        except docker.errors.APIError:
-            pass
 
 
 def save_out_tree(chunks: Iterable[bytes], dest: Path, strip: str = "out/") -> None:
@@ -118,14 +121,24 @@ def save_out_tree(chunks: Iterable[bytes], dest: Path, strip: str = "out/") -> N
 
     Written to a temporary name first so an interrupted run never leaves a partial artifact.
     """
-    raw = tarfile.open(fileobj=_StreamReader(iter(chunks)), mode="r|")
     members: list[tuple[tarfile.TarInfo, bytes | None]] = []
-    for member in raw:
-        if not member.name.startswith(strip):
-            continue
-        member.name = member.name[len(strip):]
-        data = raw.extractfile(member).read() if member.isfile() else None  # type: ignore[union-attr]
-        members.append((member, data))
+    contents: dict[str, bytes] = {}
+    with tarfile.open(fileobj=_StreamReader(iter(chunks)), mode="r|") as raw:
+        for member in raw:
+            if not member.name.startswith(strip):
+                continue
+            original = member.name
+            member.name = member.name[len(strip) :]
+            if member.islnk():
+                # Sorting may put a hard link before its target: store it as a plain copy.
+                data = contents[member.linkname]
+                member.type, member.linkname, member.size = tarfile.REGTYPE, "", len(data)
+            elif member.isfile():
+                data = raw.extractfile(member).read()  # type: ignore[union-attr]
+                contents[original] = data
+            else:
+                data = None
+            members.append((member, data))
     members.sort(key=lambda item: item[0].name)
     tmp = dest.with_name(dest.name + ".partial")
     dest.parent.mkdir(parents=True, exist_ok=True)

@@ -27,7 +27,9 @@ import docker.errors
 from . import log
 from .errors import BuildError
 
-STATE_DIR = Path(os.environ.get("STANDALONE_PYTHON_ENGINE_DIR", "/var/lib/standalone-python/engine"))
+STATE_DIR = Path(
+    os.environ.get("STANDALONE_PYTHON_ENGINE_DIR", "/var/lib/standalone-python/engine")
+)
 EXEC_ROOT = Path("/run/standalone-python-engine")
 SYSTEM_SOCKET = Path("/var/run/docker.sock")
 START_TIMEOUT = 90
@@ -144,7 +146,11 @@ def start_private_engine() -> Engine:
     log.info(f"no container engine is running: starting a private dockerd (state in {STATE_DIR})")
     with logfile.open("ab") as out:
         process = subprocess.Popen(
-            cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+            cmd,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
         )
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
@@ -190,7 +196,9 @@ def connect(allow_private: bool = True) -> Engine:
     if _private_socket().exists():
         client = _try_client(f"unix://{_private_socket()}")
         if client is not None:
-            return Engine(client, f"private dockerd ({_private_socket()}), already running", private=True)
+            return Engine(
+                client, f"private dockerd ({_private_socket()}), already running", private=True
+            )
     if not allow_private:
         raise BuildError(
             "no container engine is reachable (no DOCKER_HOST, nothing answers on "

@@ -108,20 +108,32 @@ def _ensure_debootstrap() -> str:
     if found:
         return found
     if os.geteuid() != 0:
-        raise BuildError("debootstrap is missing; install it (apt-get install debootstrap) and rerun")
+        raise BuildError(
+            "debootstrap is missing; install it (apt-get install debootstrap) and rerun"
+        )
     log.info("installing debootstrap (apt-get)")
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
     result = subprocess.run(
-        ["apt-get", "install", "-y", "debootstrap"], env=env, capture_output=True, text=True, check=False
+        ["apt-get", "install", "-y", "debootstrap"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if result.returncode != 0:
         subprocess.run(["apt-get", "update"], env=env, capture_output=True, check=False)
         result = subprocess.run(
-            ["apt-get", "install", "-y", "debootstrap"], env=env, capture_output=True, text=True, check=False
+            ["apt-get", "install", "-y", "debootstrap"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
         )
     found = shutil.which("debootstrap")
     if not found:
-        raise BuildError(f"could not install debootstrap: {result.stderr.strip().splitlines()[-1:]}")
+        raise BuildError(
+            f"could not install debootstrap: {result.stderr.strip().splitlines()[-1:]}"
+        )
     return found
 
 
@@ -133,9 +145,10 @@ def ensure_rootfs_image(engine: Engine, spec: RootfsSpec, logs: Path) -> str:
     mirror = debian_mirror_uri()
     logfile = logs / f"rootfs-{spec.kind}-{spec.suite}.log"
     logfile.parent.mkdir(parents=True, exist_ok=True)
-    with log.step(f"debootstrap {spec.suite} ({spec.kind})"), tempfile.TemporaryDirectory(
-        prefix="sp-rootfs-"
-    ) as tmp:
+    with (
+        log.step(f"debootstrap {spec.suite} ({spec.kind})"),
+        tempfile.TemporaryDirectory(prefix="sp-rootfs-") as tmp,
+    ):
         rootfs = Path(tmp) / "rootfs"
         cmd = [debootstrap, "--variant=minbase"]
         if spec.include:

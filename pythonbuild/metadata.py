@@ -248,8 +248,9 @@ def build_python_json(
         "optimizations": options.optimization,
         "build_options": options.name,
         "python_tag": interpreter_tag,
-        "python_abi_tag": interpreter_tag + facts["abiflags"],
-        "python_platform_tag": re.sub(r"[-.]", "_", facts["platform"]),
+        # What PBS's builds write (its consumers read these), not the PEP 425 spelling.
+        "python_abi_tag": facts["abiflags"],
+        "python_platform_tag": facts["platform"],
         "python_implementation_cache_tag": impl["cache_tag"],
         "python_implementation_hex_version": impl["hexversion"],
         "python_implementation_name": impl["name"],

@@ -45,7 +45,9 @@ def _step_env(plan: BuildPlan, step: Step, jobs: int) -> dict[str, str]:
         env["PYTHON_VERSION"] = request.python
         env["BUILD_OPTIONS"] = request.options.name
         env["SHARED_MODULES"] = " ".join(sorted(n for n, e in modules.items() if e.get("shared")))
-        env["DISABLED_MODULES"] = " ".join(sorted(n for n, e in modules.items() if e.get("disabled")))
+        env["DISABLED_MODULES"] = " ".join(
+            sorted(n for n, e in modules.items() if e.get("disabled"))
+        )
     return env
 
 

@@ -64,7 +64,9 @@ def _file_digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def step_key(image_tag: str, step: Step, request: BuildRequest, dep_keys: list[str], flags: dict) -> str:
+def step_key(
+    image_tag: str, step: Step, request: BuildRequest, dep_keys: list[str], flags: dict
+) -> str:
     data = {
         "image": image_tag,
         "source": step.source.sha256,
@@ -105,7 +107,9 @@ def make_plan(request: BuildRequest, registry: Registry, image_tag: str) -> Buil
     for name in packages:
         script = UNIX_DIR / f"build-{name}.sh"
         if not script.exists():
-            raise BuildError(f"package {name} has no build script; add cpython-unix/build-{name}.sh")
+            raise BuildError(
+                f"package {name} has no build script; add cpython-unix/build-{name}.sh"
+            )
         step = Step(name, registry[name], script, registry.dependencies(name))
         step.key = step_key(image_tag, step, request, [keys[d] for d in step.depends], flags)
         keys[name] = step.key

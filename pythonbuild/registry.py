@@ -86,8 +86,12 @@ class Registry:
     def cpython(self, python: str) -> Source:
         name = f"cpython-{python}"
         if name not in self.sources:
-            known = sorted(n.removeprefix("cpython-") for n in self.sources if n.startswith("cpython-"))
-            raise UsageError(f"unknown Python version {python!r}; choose one of: {', '.join(known)}")
+            known = sorted(
+                n.removeprefix("cpython-") for n in self.sources if n.startswith("cpython-")
+            )
+            raise UsageError(
+                f"unknown Python version {python!r}; choose one of: {', '.join(known)}"
+            )
         return self.sources[name]
 
     def python_versions(self) -> list[str]:
@@ -144,7 +148,7 @@ def parse_registry(data: dict) -> Registry:
     registry = Registry(sources)
     for source in sources.values():
         for dep in source.depends:
-            registry[dep]  # noqa: B018 - raises for an undeclared dependency
+            registry[dep]
     registry.closure(list(sources))  # raises on cycles
     return registry
 

@@ -354,12 +354,23 @@ def sanitize_makefile(path: Path) -> bool:
     return _write_if_changed(path, text, "".join(lines))
 
 
+# python-config.sh finds its prefix at run time, but word-splits the directory on the way; these
+# quoted forms keep an installation path with spaces in one piece.
+PYTHON_CONFIG_QUOTING = {
+    '    RESULT=$(dirname $(cd $(dirname "$1") && pwd -P))': (
+        '    RESULT=$(dirname "$(cd "$(dirname "$1")" && pwd -P)")'
+    ),
+    "    echo $RESULT": '    echo "$RESULT"',
+}
+
+
 def sanitize_python_config(path: Path) -> bool:
     """Compiler flags in ``python3.X-config``; its prefix lines resolve themselves at run time."""
     text = path.read_text(encoding="utf-8", errors="surrogateescape")
     lines = []
     for line in text.splitlines(keepends=True):
         body = line.rstrip("\n")
+        body = PYTHON_CONFIG_QUOTING.get(body, body)
         match = _SHELL_ASSIGNMENT.match(body)
         if match and match["name"] in PYTHON_CONFIG_FLAG_VARIABLES:
             value = sanitize_flags(match["value"])

@@ -28,7 +28,15 @@ pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET = "x86_64-unknown-linux-gnu"
-COMMAND = [str(ROOT / "build-linux.py"), "--target", TARGET, "--python", "3.13", "--options", "noopt"]
+COMMAND = [
+    str(ROOT / "build-linux.py"),
+    "--target",
+    TARGET,
+    "--python",
+    "3.13",
+    "--options",
+    "noopt",
+]
 
 
 def _run_build(dist: Path) -> tuple[subprocess.CompletedProcess, float]:
@@ -118,7 +126,10 @@ def test_python_json_and_licenses(full_tree):
 
 
 def test_runs_from_path_with_space(python_home):
-    result = run_python(python_home, "import sys, sysconfig; print(sys.prefix); print(sysconfig.get_config_var('LIBDIR'))")
+    result = run_python(
+        python_home,
+        "import sys, sysconfig; print(sys.prefix); print(sysconfig.get_config_var('LIBDIR'))",
+    )
     prefix, libdir = result.stdout.splitlines()
     assert Path(prefix) == python_home
     assert Path(libdir) == python_home / "lib"
@@ -129,7 +140,11 @@ def test_every_extension_module_imports(python_home, full_tree):
     modules = sorted(doc["build_info"]["extensions"])
     assert "_ssl" in modules and "_sqlite3" in modules and "readline" in modules
     assert "_gdbm" not in modules and "_tkinter" not in modules
-    run_python(python_home, "import importlib, sys\nfor m in sys.argv[1:]: importlib.import_module(m)", *modules)
+    run_python(
+        python_home,
+        "import importlib, sys\nfor m in sys.argv[1:]: importlib.import_module(m)",
+        *modules,
+    )
 
 
 def test_tls_handshake_with_bundled_openssl(python_home, tmp_path):
@@ -215,7 +230,9 @@ def test_no_host_libraries_and_glibc_floor(python_home):
             assert runpath.startswith("$ORIGIN"), (info.path, runpath)
     newest = newest_glibc_version(infos)
     assert version_tuple(newest) <= version_tuple(target.glibc_floor), newest
-    ldd = subprocess.run(["ldd", str(python_home / "bin" / "python3")], capture_output=True, text=True, check=True)
+    ldd = subprocess.run(
+        ["ldd", str(python_home / "bin" / "python3")], capture_output=True, text=True, check=True
+    )
     print(ldd.stdout, f"newest GLIBC: {newest}")
     assert "not found" not in ldd.stdout
 
@@ -248,7 +265,11 @@ def _make_wheel(dest: Path) -> Path:
             zf.writestr(path, text)
             import base64
 
-            digest = base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b"=").decode()
+            digest = (
+                base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest())
+                .rstrip(b"=")
+                .decode()
+            )
             record.append(f"{path},sha256={digest},{len(text.encode())}")
         record.append(f"{dist_info}/RECORD,,")
         zf.writestr(f"{dist_info}/RECORD", "\n".join(record) + "\n")
@@ -274,7 +295,8 @@ def test_venv_and_pip_install_local_wheel(python_home, tmp_path):
 def test_compile_c_extension_against_dist(python_home, tmp_path):
     if not shutil.which("cc"):
         pytest.skip("no C compiler on this machine")
-    (tmp_path / "spdemo.c").write_text(textwrap.dedent("""
+    (tmp_path / "spdemo.c").write_text(
+        textwrap.dedent("""
         #define PY_SSIZE_T_CLEAN
         #include <Python.h>
         static PyObject *twice(PyObject *self, PyObject *arg) {
@@ -284,7 +306,8 @@ def test_compile_c_extension_against_dist(python_home, tmp_path):
         static PyMethodDef methods[] = {{"twice", twice, METH_O, NULL}, {NULL, NULL, 0, NULL}};
         static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "spdemo", NULL, -1, methods};
         PyMODINIT_FUNC PyInit_spdemo(void) { return PyModule_Create(&module); }
-    """))
+    """)
+    )
     # Compile the way setuptools does: the dist's own sysconfig says how.
     code = """
         import shlex, subprocess, sys, sysconfig

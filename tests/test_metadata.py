@@ -352,8 +352,8 @@ def test_document_values_and_schema(out_tree: Path, facts: dict):
     doc = document(out_tree, facts)
     metadata.validate_python_json(doc)
     assert doc["version"] == "8"
-    assert doc["python_tag"] == "cp313" and doc["python_abi_tag"] == "cp313"
-    assert doc["python_platform_tag"] == "linux_x86_64"
+    assert doc["python_tag"] == "cp313" and doc["python_abi_tag"] == ""
+    assert doc["python_platform_tag"] == "linux-x86_64"
     assert doc["python_exe"] == "install/bin/python3.13"
     assert doc["python_paths"]["stdlib"] == "install/lib/python3.13"
     assert doc["python_paths"]["data"] == "install"

@@ -65,7 +65,10 @@ def test_every_target_needs_only_registry_packages():
 @pytest.mark.parametrize(
     ("argv", "needle"),
     [
-        (["--target", "sparc-sun-solaris"], "unknown target 'sparc-sun-solaris'; choose one of: x86_64-unknown-linux-gnu"),
+        (
+            ["--target", "sparc-sun-solaris"],
+            "unknown target 'sparc-sun-solaris'; choose one of: x86_64-unknown-linux-gnu",
+        ),
         (["--python", "2.7"], "unknown Python version '2.7'; choose one of: 3.13"),
         (["--options", "turbo"], "unknown build options 'turbo'; choose one of: noopt"),
     ],

@@ -485,3 +485,25 @@ def test_prefix_expression(value: str, expected: str | None) -> None:
 def test_trampoline_refuses_names_that_need_quoting() -> None:
     with pytest.raises(ValueError):
         relocate.shell_trampoline('python"3')
+
+
+def test_python_config_prefix_survives_spaces(tmp_path):
+    from pythonbuild.relocate import sanitize_python_config
+
+    prefix = tmp_path / "with space" / "python"
+    script = prefix / "bin" / "python3.13-config"
+    script.parent.mkdir(parents=True)
+    script.write_text(
+        "#!/bin/sh\n"
+        "installed_prefix ()\n"
+        "{\n"
+        '    RESULT=$(dirname $(cd $(dirname "$1") && pwd -P))\n'
+        "    echo $RESULT\n"
+        "}\n"
+        'prefix_real=$(installed_prefix "$0")\n'
+        'echo "$prefix_real"\n'
+    )
+    script.chmod(0o755)
+    assert sanitize_python_config(script)
+    out = subprocess.run([str(script)], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == str(prefix)

@@ -45,7 +45,7 @@ FULL_ARCHIVE_GROUPS = ("PYTHON.json", "install", "build", "licenses")
 # count may follow the machine, but must never be 0.
 ZSTD_LEVEL = 19
 ZSTD_THREADS = max(1, min(os.cpu_count() or 1, 8))
-GZIP_LEVEL = 9
+GZIP_LEVEL = 6  # zlib's default: level 9 costs twice the time for about 1% less
 
 # PAX is the POSIX format and Python's default.  It stays deterministic here because every
 # numeric field is an integer that fits the ustar header and owner names are empty, so the only

@@ -9,9 +9,12 @@ Staging layout (``<work>/stage/python``), which the full archive mirrors:
 
 from __future__ import annotations
 
+import hashlib
+import json
 import shutil
 import tarfile
-from pathlib import Path
+from collections.abc import Callable, Mapping
+from pathlib import Path, PurePosixPath
 
 from . import log
 from .archive import (
@@ -31,11 +34,72 @@ from .metadata import (
     write_licenses,
     write_python_json,
 )
+from .paths import ROOT
 from .plan import BuildPlan, extension_modules_for
 from .registry import Registry
 from .relocate import make_relocatable
 
 FULL_ARCHIVE_ORDER = ["PYTHON.json", "install", "build", "licenses"]
+# Code whose change changes the archives even when no build step reruns.
+ASSEMBLY_CODE = sorted((ROOT / "pythonbuild").glob("*.py")) + sorted(
+    (ROOT / "pythonbuild" / "resources").iterdir()
+)
+
+
+def install_only_exclude(doc: Mapping) -> Callable[[PurePosixPath], bool]:
+    """What install_only leaves out, as PBS does: the stdlib test packages, the static
+    libpython, and the test-support extension modules (paths relative to ``install/``)."""
+    stdlib = PurePosixPath(doc["python_paths"]["stdlib"]).relative_to("install")
+    test_dirs = {stdlib / pkg.replace(".", "/") for pkg in doc["python_stdlib_test_packages"]}
+    test_modules = {
+        PurePosixPath(variant["shared_lib"]).relative_to("install")
+        for variants in doc["build_info"]["extensions"].values()
+        for variant in variants
+        if variant.get("shared_lib") and variant["shared_lib"].startswith("install/")
+    }
+
+    def exclude(path: PurePosixPath) -> bool:
+        if path in test_dirs or path in test_modules:
+            return True
+        return path.name.startswith("libpython") and path.suffix == ".a"
+
+    return exclude
+
+
+def _inputs_digest(plan: BuildPlan, cpython_artifact: Path, names: list[str]) -> str:
+    digest = hashlib.sha256()
+    for part in (
+        cpython_artifact.name,
+        plan.request.tag,
+        str(plan.request.source_date_epoch),
+        *names,
+    ):
+        digest.update(part.encode() + b"\0")
+    for path in ASSEMBLY_CODE:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def _up_to_date(stamp: Path, digest: str, outputs: list[Path]) -> bool:
+    """The outputs exist, are unchanged since written, and came from the same inputs."""
+    try:
+        recorded = json.loads(stamp.read_text())
+    except (OSError, ValueError):
+        return False
+    if recorded.get("inputs") != digest:
+        return False
+    for path in outputs:
+        if not path.is_file() or recorded["outputs"].get(path.name) != _sha256(path):
+            return False
+    return True
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _extract_artifact(artifact: Path, dest: Path) -> None:
@@ -69,6 +133,25 @@ def assemble_distribution(
 ) -> list[Path]:
     request = plan.request
     target, options = request.target, request.options
+    cpython = registry.cpython(request.python)
+    names = {
+        flavor: archive_name(
+            python_version=cpython.version,
+            release_tag=request.tag,
+            triple=target.triple,
+            options=options.name,
+            flavor=flavor,
+        )
+        for flavor in ("full", "install_only")
+    }
+    outputs = [dist_dir / names["full"], dist_dir / names["install_only"]]
+    stamp = work_dir / "assembled.json"
+    digest = _inputs_digest(plan, cpython_artifact, list(names.values()))
+    if _up_to_date(stamp, digest, outputs):
+        log.info("distribution archives are up to date")
+        return [*outputs, write_sha256sums(dist_dir, outputs)]
+    stamp.unlink(missing_ok=True)
+
     out_dir = work_dir / "out"
     _extract_artifact(cpython_artifact, out_dir)
     facts = load_facts(out_dir / "facts.json")
@@ -103,17 +186,6 @@ def assemble_distribution(
     )
     write_python_json(doc, python_dir)
 
-    version = facts["python_version"]
-    names = {
-        flavor: archive_name(
-            python_version=version,
-            release_tag=request.tag,
-            triple=target.triple,
-            options=options.name,
-            flavor=flavor,
-        )
-        for flavor in ("full", "install_only")
-    }
     dist_dir.mkdir(parents=True, exist_ok=True)
     full = write_distribution_archive(
         python_dir,
@@ -122,8 +194,14 @@ def assemble_distribution(
         mtime=request.source_date_epoch,
     )
     install_only = write_install_only_archive(
-        python_dir, dist_dir / names["install_only"], mtime=request.source_date_epoch
+        python_dir,
+        dist_dir / names["install_only"],
+        mtime=request.source_date_epoch,
+        exclude=install_only_exclude(doc),
     )
     sums = write_sha256sums(dist_dir, [full, install_only])
+    stamp.write_text(
+        json.dumps({"inputs": digest, "outputs": {p.name: _sha256(p) for p in outputs}}, indent=1)
+    )
     log.info(f"newest GLIBC symbol version: {glibc}; ELF files checked: {len(infos)}")
     return [full, install_only, sums]

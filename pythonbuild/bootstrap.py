@@ -67,7 +67,16 @@ def _create(target: Path, requirements: Path, digest: str) -> None:
         _fail(f"could not create a virtual environment ({exc}); install python3-venv and retry")
     pip = [str(staging / "bin" / "python"), "-m", "pip", "--disable-pip-version-check"]
     result = subprocess.run(
-        [*pip, "install", "--quiet", "--require-hashes", "--no-deps", "-r", str(requirements)],
+        [
+            *pip,
+            "install",
+            "--quiet",
+            "--quiet",
+            "--require-hashes",
+            "--no-deps",
+            "-r",
+            str(requirements),
+        ],
         check=False,
     )
     if result.returncode != 0:

@@ -118,6 +118,8 @@ def parse_links(
             name = word[len("-l:lib") : -len(".a")]
             if not (word.startswith("-l:lib") and word.endswith(".a") and name in bundled):
                 raise BuildError(f"{where} links {word}, which is not a bundled static library")
+        elif word == "-pthread":
+            name = "pthread"  # the compiler driver's spelling of -lpthread (plus -D_REENTRANT)
         elif word.startswith("-l"):
             name = word[2:]
         elif word in archives:

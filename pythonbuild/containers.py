@@ -10,7 +10,6 @@ import contextlib
 import io
 import tarfile
 import time
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -51,32 +50,10 @@ def _input_tar(files: dict[str, Path | bytes]) -> bytes:
     return buffer.getvalue()
 
 
-class _StreamReader(io.RawIOBase):
-    """File-like view over the chunk iterator that ``get_archive`` returns."""
-
-    def __init__(self, chunks: Iterator[bytes]):
-        self._chunks = chunks
-        self._buffer = b""
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, target) -> int:  # type: ignore[override]
-        while not self._buffer:
-            try:
-                self._buffer = next(self._chunks)
-            except StopIteration:
-                return 0
-        size = min(len(target), len(self._buffer))
-        target[:size] = self._buffer[:size]
-        self._buffer = self._buffer[size:]
-        return size
-
-
 def run_in_container(
-    engine: Engine, run: ContainerRun, logfile: Path, what: str
-) -> Iterable[bytes]:
-    """Run ``run``; stream its output to ``logfile``; return the ``/out`` tar stream chunks.
+    engine: Engine, run: ContainerRun, logfile: Path, what: str, out_tar: Path
+) -> None:
+    """Run ``run``; stream its output to ``logfile``; write the ``/out`` tar stream to ``out_tar``.
 
     Raises LoggedFailure (with the log's tail) when the command exits non-zero.
     """
@@ -105,8 +82,9 @@ def run_in_container(
         if code != 0:
             raise log.LoggedFailure(f"{what} failed with exit status {code}", logfile)
         chunks, _stat = container.get_archive("/out")
-        # Materialize while the container still exists; artifacts are at most a few hundred MB.
-        return [b"".join(chunks)]
+        with out_tar.open("wb") as out:
+            for chunk in chunks:
+                out.write(chunk)
     except docker.errors.APIError as exc:
         with logfile.open("a") as out:
             out.write(f"\nengine error: {exc}\n")
@@ -116,14 +94,14 @@ def run_in_container(
             container.remove(force=True)
 
 
-def save_out_tree(chunks: Iterable[bytes], dest: Path, strip: str = "out/") -> None:
+def save_out_tree(out_tar: Path, dest: Path, strip: str = "out/") -> None:
     """Write the ``/out`` archive as a tar whose names drop the leading ``out/``, sorted.
 
     Written to a temporary name first so an interrupted run never leaves a partial artifact.
     """
     members: list[tuple[tarfile.TarInfo, bytes | None]] = []
     contents: dict[str, bytes] = {}
-    with tarfile.open(fileobj=_StreamReader(iter(chunks)), mode="r|") as raw:
+    with tarfile.open(out_tar, mode="r|") as raw:
         for member in raw:
             if not member.name.startswith(strip):
                 continue

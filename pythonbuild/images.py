@@ -218,13 +218,25 @@ def build_image_tag(target: Target, dockerfile: str) -> str:
     return f"{IMAGE_PREFIX}/{target.image}-{target.triple}:{_short_hash(dockerfile)}"
 
 
-def ensure_build_image(engine: Engine, target: Target, logs: Path) -> BuildImage:
-    base = ensure_rootfs_image(engine, RootfsSpec(BASE_SUITE), logs)
-    sysroot_spec = RootfsSpec(
+def _rootfs_specs(target: Target) -> tuple[RootfsSpec, RootfsSpec]:
+    sysroot = RootfsSpec(
         target.sysroot,
         include=tuple(SYSROOT_PACKAGES.get(target.sysroot, [])),
         keep=tuple(SYSROOT_KEEP),
     )
+    return RootfsSpec(BASE_SUITE), sysroot
+
+
+def planned_build_image(target: Target) -> BuildImage:
+    """The build image's tag and Dockerfile, known from inputs alone (no engine needed)."""
+    base, sysroot = _rootfs_specs(target)
+    dockerfile = render_build_dockerfile(target, base.tag, sysroot.tag)
+    return BuildImage(build_image_tag(target, dockerfile), dockerfile)
+
+
+def ensure_build_image(engine: Engine, target: Target, logs: Path) -> BuildImage:
+    base_spec, sysroot_spec = _rootfs_specs(target)
+    base = ensure_rootfs_image(engine, base_spec, logs)
     sysroot = ensure_rootfs_image(engine, sysroot_spec, logs)
     dockerfile = render_build_dockerfile(target, base, sysroot)
     tag = build_image_tag(target, dockerfile)

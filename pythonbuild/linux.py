@@ -4,17 +4,39 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 
 from . import engine as engine_mod
 from . import log
 from .assemble import assemble_distribution
 from .cli_linux import LinuxBuildConfig
+from .errors import BuildError
 from .fetch import default_mirrors, fetch_source
-from .images import ensure_build_image
+from .images import ensure_build_image, planned_build_image
 from .packages import Workspace, run_step
 from .paths import ROOT
-from .plan import BuildRequest, make_plan, release_tag
+from .plan import BuildPlan, BuildRequest, make_plan, release_tag
 from .registry import load_registry
+
+
+def _run_steps(
+    config: LinuxBuildConfig, plan: BuildPlan, tarballs: dict[str, Path], workspace: Workspace
+) -> None:
+    with log.step("connect to the container engine"):
+        engine = engine_mod.connect(allow_private=config.allow_private_engine)
+        log.info(f"using {engine.description}")
+    try:
+        with log.step("build images"):
+            image = ensure_build_image(engine, config.target, workspace.log_dir)
+        if image.tag != plan.image_tag:
+            raise BuildError(
+                f"the build image came out as {image.tag}, the plan expected {plan.image_tag}; "
+                "this is a bug in pythonbuild/images.py"
+            )
+        for step in plan.steps:
+            run_step(engine, plan, step, tarballs[step.name], workspace)
+    finally:
+        engine.close(keep=config.keep_engine)
 
 
 def build_linux(config: LinuxBuildConfig) -> None:
@@ -35,24 +57,21 @@ def build_linux(config: LinuxBuildConfig) -> None:
         f"tag {tag}; logs in {log_dir}"
     )
 
-    with log.step("connect to the container engine"):
-        engine = engine_mod.connect(allow_private=config.allow_private_engine)
-        log.info(f"using {engine.description}")
-    try:
-        with log.step("build images"):
-            image = ensure_build_image(engine, config.target, log_dir)
-        plan = make_plan(request, registry, image.tag)
-        mirrors = default_mirrors(config.source_dir)
-        with log.step(f"fetch and verify {len(plan.steps)} sources"):
-            tarballs = {
-                step.name: fetch_source(step.source, config.cache_dir, mirrors, log=log.info)
-                for step in plan.steps
-            }
-        artifacts = {}
-        for step in plan.steps:
-            artifacts[step.name] = run_step(engine, plan, step, tarballs[step.name], workspace)
-    finally:
-        engine.close(keep=config.keep_engine)
+    # The plan (and every cache key) follows from the inputs alone; the engine is only started
+    # when some step's artifact is missing.
+    plan = make_plan(request, registry, planned_build_image(config.target).tag)
+    mirrors = default_mirrors(config.source_dir)
+    with log.step(f"fetch and verify {len(plan.steps)} sources"):
+        tarballs = {
+            step.name: fetch_source(step.source, config.cache_dir, mirrors, log=log.info)
+            for step in plan.steps
+        }
+    missing = [s for s in plan.steps if not (workspace.artifacts / s.artifact_name).exists()]
+    if missing:
+        _run_steps(config, plan, tarballs, workspace)
+    else:
+        log.info(f"all {len(plan.steps)} build steps are cached; nothing to build")
+    artifacts = {step.name: workspace.artifacts / step.artifact_name for step in plan.steps}
 
     with log.step("assemble distribution archives"):
         outputs = assemble_distribution(

@@ -60,6 +60,7 @@ def run_step(
 ) -> Path:
     """Build ``step`` unless its artifact exists; returns the artifact path."""
     artifact = workspace.artifacts / step.artifact_name
+    artifact.parent.mkdir(parents=True, exist_ok=True)
     if artifact.exists():
         log.info(f"{step.name} {step.source.version}: cached ({artifact.name})")
         return artifact
@@ -81,8 +82,12 @@ def run_step(
     )
     logfile = workspace.log_dir / f"{step.name}.log"
     with log.step(f"build {step.name} {step.source.version} (log: {logfile})"):
-        chunks = run_in_container(engine, run, logfile, f"building {step.name}")
-        save_out_tree(chunks, artifact)
+        raw = artifact.with_name(artifact.name + ".raw")
+        try:
+            run_in_container(engine, run, logfile, f"building {step.name}", raw)
+            save_out_tree(raw, artifact)
+        finally:
+            raw.unlink(missing_ok=True)
     return artifact
 
 

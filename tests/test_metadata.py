@@ -491,3 +491,11 @@ def test_collect_facts_runs_on_a_real_interpreter():
     assert set(facts["paths"]) == set(facts["paths_abstract"])
     assert facts["suffixes"]["source"] == [".py"]
     assert "sys" in facts["builtin_module_names"]
+
+
+def test_pthread_driver_flag_is_the_pthread_system_library():
+    from pythonbuild.buildinfo import parse_links
+
+    links, objs = parse_links(["-L/tools/deps/lib", "-llzma", "-pthread"], {"lzma"}, {}, "_lzma")
+    assert [(link.name, link.bundled) for link in links] == [("lzma", True), ("pthread", False)]
+    assert objs == []

@@ -181,8 +181,21 @@ def assemble_distribution(
     build_info = build_info_section(
         artifacts, facts, registry, extension_libraries(modules), options
     )
+    interpreter = install / "bin" / f"python{facts['python_version_short']}{facts['abiflags']}"
+    links_libpython = any(
+        needed.startswith("libpython")
+        for info in infos
+        if info.path == interpreter
+        for needed in info.needed
+    )
     doc = build_python_json(
-        facts, build_info, target, options, registry.cpython(request.python), glibc
+        facts,
+        build_info,
+        target,
+        options,
+        cpython,
+        glibc,
+        interpreter_links_libpython=links_libpython,
     )
     write_python_json(doc, python_dir)
 

@@ -228,6 +228,7 @@ def build_python_json(
     cpython: Source,
     glibc_max_symbol_version: str | None,
     tcl_library_paths: Sequence[str] | None = None,
+    interpreter_links_libpython: bool | None = None,
 ) -> dict:
     """The PYTHON.json document; ``tcl_library_paths`` (under install/lib) only when Tcl ships."""
     impl = facts["implementation"]
@@ -241,7 +242,12 @@ def build_python_json(
     major, minor = facts["version_info"][:2]
     interpreter_tag = f"{IMPLEMENTATION_TAGS[impl['name']]}{major}{minor}"
     config = facts["config_vars"]
-    shared = str(config.get("Py_ENABLE_SHARED")) == "1"
+    # How the python executable gets libpython (a shared libpython may still ship for embedders).
+    shared = (
+        str(config.get("Py_ENABLE_SHARED")) == "1"
+        if interpreter_links_libpython is None
+        else interpreter_links_libpython
+    )
     doc = {
         "version": FORMAT_VERSION,
         "target_triple": target.triple,

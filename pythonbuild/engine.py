@@ -25,6 +25,7 @@ import docker
 import docker.errors
 
 from . import log
+from .debian import ensure_host_tool
 from .errors import BuildError
 
 STATE_DIR = Path(
@@ -105,25 +106,6 @@ def clear_stale_state() -> bool:
     return removed
 
 
-def _ensure_dockerd_installed() -> str:
-    dockerd = shutil.which("dockerd")
-    if dockerd:
-        return dockerd
-    log.info("no dockerd on this machine: installing Debian's docker.io (apt-get)")
-    logfile = STATE_DIR / "apt-install.log"
-    logfile.parent.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    with logfile.open("w") as out:
-        for cmd in (["apt-get", "update"], ["apt-get", "install", "-y", "docker.io"]):
-            result = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, check=False)
-            if result.returncode != 0:
-                raise log.LoggedFailure(f"installing docker.io failed ({' '.join(cmd)})", logfile)
-    dockerd = shutil.which("dockerd")
-    if not dockerd:
-        raise BuildError("docker.io was installed but dockerd is not on PATH; check /usr/sbin")
-    return dockerd
-
-
 def start_private_engine() -> Engine:
     if os.geteuid() != 0:
         raise BuildError(
@@ -133,7 +115,7 @@ def start_private_engine() -> Engine:
     STATE_DIR.mkdir(parents=True, exist_ok=True)
     if clear_stale_state():
         log.info("cleared state left by a private engine that is no longer running")
-    dockerd = _ensure_dockerd_installed()
+    dockerd = ensure_host_tool("dockerd", "docker.io", STATE_DIR / "apt-install.log")
     socket = _private_socket()
     logfile = STATE_DIR / "dockerd.log"
     cmd = [

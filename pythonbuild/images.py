@@ -15,7 +15,6 @@ import hashlib
 import io
 import json
 import os
-import shutil
 import subprocess
 import tarfile
 import tempfile
@@ -26,7 +25,7 @@ import docker.errors
 import jinja2
 
 from . import log
-from .debian import debian_mirror_uri
+from .debian import debian_mirror_uri, ensure_host_tool
 from .engine import Engine
 from .errors import BuildError
 from .paths import UNIX_DIR
@@ -103,45 +102,11 @@ def _image_exists(engine: Engine, tag: str) -> bool:
         return False
 
 
-def _ensure_debootstrap() -> str:
-    found = shutil.which("debootstrap")
-    if found:
-        return found
-    if os.geteuid() != 0:
-        raise BuildError(
-            "debootstrap is missing; install it (apt-get install debootstrap) and rerun"
-        )
-    log.info("installing debootstrap (apt-get)")
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    result = subprocess.run(
-        ["apt-get", "install", "-y", "debootstrap"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if result.returncode != 0:
-        subprocess.run(["apt-get", "update"], env=env, capture_output=True, check=False)
-        result = subprocess.run(
-            ["apt-get", "install", "-y", "debootstrap"],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-    found = shutil.which("debootstrap")
-    if not found:
-        raise BuildError(
-            f"could not install debootstrap: {result.stderr.strip().splitlines()[-1:]}"
-        )
-    return found
-
-
 def ensure_rootfs_image(engine: Engine, spec: RootfsSpec, logs: Path) -> str:
     """Make (or find) the imported image for ``spec``; returns its tag."""
     if _image_exists(engine, spec.tag):
         return spec.tag
-    debootstrap = _ensure_debootstrap()
+    debootstrap = ensure_host_tool("debootstrap", "debootstrap", logs / "apt-debootstrap.log")
     mirror = debian_mirror_uri()
     logfile = logs / f"rootfs-{spec.kind}-{spec.suite}.log"
     logfile.parent.mkdir(parents=True, exist_ok=True)

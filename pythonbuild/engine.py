@@ -48,6 +48,7 @@ class Engine:
         self.client.close()
         if self.private and self.process is not None and not keep:
             stop_private_engine()
+            self.process.wait(timeout=30)  # reap it: no zombie for the rest of this process
 
 
 def _try_client(base_url: str | None) -> docker.DockerClient | None:

@@ -11,20 +11,24 @@ source /scripts/common.sh
 : "${PYTHON_VERSION:?}" "${BUILD_OPTIONS:?}"
 BUILD_PREFIX=/install
 
-# Static dependencies need their private link flags (e.g. libcrypto -> -ldl -pthread).
-cat > /usr/local/bin/pkg-config-static <<'EOF'
+# Static dependencies need their private link flags (e.g. libcrypto -> -ldl -pthread). A wrapper
+# first on PATH, not PKG_CONFIG=..., so no build-only path is recorded in sysconfig's CONFIG_ARGS.
+cat > /usr/local/bin/pkg-config <<'EOF'
 #!/bin/sh
-exec pkg-config --static "$@"
+exec /usr/bin/pkg-config --static "$@"
 EOF
-chmod +x /usr/local/bin/pkg-config-static
-export PKG_CONFIG=/usr/local/bin/pkg-config-static
+chmod +x /usr/local/bin/pkg-config
+unset PKG_CONFIG_PATH
 
 # --exclude-libs: symbols of the bundled static libraries stay inside libpython and python instead
 # of being exported to (and clashing with) extension modules that bring their own copies.
 # (Not ALL: the interpreter must keep exporting libpython's own API from libpython3.X.a.)
+# *_NODIST flags build the interpreter and stdlib but stay out of the flags sysconfig hands to
+# people compiling their own extensions.
 bundled_archives=$(cd "${PREFIX}/lib" && ls -1 *.a | LC_ALL=C sort | paste -sd: -)
-export LDFLAGS="${LDFLAGS} -Wl,--exclude-libs,${bundled_archives}"
-export CFLAGS="${TARGET_CFLAGS:-} -ffile-prefix-map=${SRC_DIR}=/cpython"
+export LDFLAGS_NODIST="-Wl,--exclude-libs,${bundled_archives}"
+export CFLAGS="${TARGET_CFLAGS:-}"
+export CFLAGS_NODIST="-ffile-prefix-map=${SRC_DIR}=/cpython"
 # Every module CPython's configure enables is compiled in unless Setup.local says otherwise.
 export MODULE_BUILDTYPE=static
 

@@ -372,3 +372,39 @@ def test_interpreter_does_not_need_libpython_so(python_home, tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith(str(venv))
+
+
+def _exported_symbols(path: Path) -> set[str]:
+    from elftools.elf.elffile import ELFFile
+
+    with path.open("rb") as handle:
+        dynsym = ELFFile(handle).get_section_by_name(".dynsym")
+        return {
+            sym.name
+            for sym in dynsym.iter_symbols()
+            if sym["st_shndx"] != "SHN_UNDEF"
+            and sym["st_info"]["bind"] in ("STB_GLOBAL", "STB_WEAK")
+        }
+
+
+def test_bundled_library_symbols_are_hidden(python_home):
+    bundled = (
+        "SSL_",
+        "EVP_",
+        "sqlite3_",
+        "ffi_",
+        "lzma_",
+        "BZ2_",
+        "deflate",
+        "XML_",
+        "mpd_",
+        "uuid_",
+    )
+    for binary in (
+        python_home / "bin" / "python3.13",
+        python_home / "lib" / "libpython3.13.so.1.0",
+    ):
+        exported = _exported_symbols(binary)
+        assert "Py_Initialize" in exported and "PyList_New" in exported, binary
+        leaked = sorted(s for s in exported if s.startswith(bundled))
+        assert not leaked, f"{binary.name} exports {leaked[:10]}"

@@ -74,14 +74,19 @@ class BuildArtifacts:
     libpython_static_source: Path | None  # copied into build/lib when install/ has no copy
 
 
+def read_build_export(path: Path, producer: str) -> dict:
+    """A JSON file the CPython build container exported; ``producer`` names what writes it."""
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise BuildError(f"{path} is missing; the CPython build must {producer}") from None
+    except json.JSONDecodeError as exc:
+        raise BuildError(f"{path} is not JSON ({exc}); the CPython build must {producer}") from None
+
+
 def load_make_vars(build_tree: Path) -> dict[str, str]:
     path = build_tree / "make-vars.json"
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise BuildError(
-            f"{path} is missing; the CPython build must export make-vars.json"
-        ) from None
+    data = read_build_export(path, "export make-vars.json")
     missing = [k for k in ("LIBRARY_OBJS", "MODOBJS", "LIBS", "LIBRARY") if k not in data]
     if missing:
         raise BuildError(f"{path} lacks make variables: {', '.join(missing)}")

@@ -29,6 +29,7 @@ from .buildinfo import (
     collect_build_artifacts,
     install_relative,
     layout_build_objects,
+    read_build_export,
 )
 from .errors import BuildError
 from .options import BuildOptions
@@ -61,14 +62,7 @@ IMPLEMENTATION_TAGS = {"cpython": "cp"}
 
 
 def load_facts(path: Path) -> dict:
-    try:
-        facts = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise BuildError(
-            f"{path} is missing; the CPython build must run collect-facts.py"
-        ) from None
-    except json.JSONDecodeError as exc:
-        raise BuildError(f"{path} is not JSON ({exc}); rerun collect-facts.py") from None
+    facts = read_build_export(path, "run collect-facts.py")
     if facts.get("format") != 1:
         raise BuildError(
             f"{path} has facts format {facts.get('format')!r}; this build reads format 1"

@@ -10,7 +10,14 @@ from . import log
 from .containers import ContainerRun, run_in_container, save_out_tree
 from .engine import Engine
 from .paths import UNIX_DIR
-from .plan import COMMON_SCRIPTS, BuildPlan, Step, extension_modules_for, target_flags
+from .plan import (
+    COMMON_SCRIPTS,
+    DEPENDENCY_SOURCE_DATE_EPOCH,
+    BuildPlan,
+    Step,
+    extension_modules_for,
+    target_flags,
+)
 
 DEPS_PREFIX = "/tools/deps"
 
@@ -37,7 +44,9 @@ def _step_env(plan: BuildPlan, step: Step, jobs: int) -> dict[str, str]:
         "STRIP_COMPONENTS": str(step.source.strip_components),
         "PREFIX": DEPS_PREFIX,
         "JOBS": str(jobs),
-        "SOURCE_DATE_EPOCH": str(request.source_date_epoch),
+        "SOURCE_DATE_EPOCH": str(
+            request.source_date_epoch if step.name == "cpython" else DEPENDENCY_SOURCE_DATE_EPOCH
+        ),
         **target_flags(request.target, request.options),
     }
     if step.name == "cpython":

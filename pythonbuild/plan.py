@@ -25,6 +25,10 @@ from .versions import version_matches
 
 # Files every container step reads besides its own script.
 COMMON_SCRIPTS = ("common.sh",)
+# SOURCE_DATE_EPOCH for library builds (2000-01-01). Library artifacts are shared by builds of
+# any project commit, so what they embed (OpenSSL's "built on" date) must not depend on the
+# commit; only the CPython step gets the commit's time.
+DEPENDENCY_SOURCE_DATE_EPOCH = 946684800
 
 
 @dataclass(frozen=True)
@@ -101,7 +105,10 @@ def extension_modules_for(python: str) -> dict[str, dict]:
 
 def make_plan(request: BuildRequest, registry: Registry, image_tag: str) -> BuildPlan:
     packages = registry.closure(request.target.packages_for(request.python))
-    flags = target_flags(request.target, request.options)
+    flags = {
+        **target_flags(request.target, request.options),
+        "SOURCE_DATE_EPOCH": str(DEPENDENCY_SOURCE_DATE_EPOCH),
+    }
     steps: list[Step] = []
     keys: dict[str, str] = {}
     for name in packages:

@@ -115,3 +115,14 @@ def test_refusing_the_private_engine_explains(monkeypatch, engine_state):
     with pytest.raises(engine.BuildError, match="no container engine is reachable") as info:
         engine.connect(allow_private=False)
     assert "--no-private-engine" in str(info.value) and "\n" not in str(info.value)
+
+
+def test_library_steps_get_a_fixed_source_date_epoch():
+    from pythonbuild.packages import _step_env
+
+    early, late = _plan(epoch=1_700_000_000), _plan(epoch=1_800_000_000)
+    for p in (early, late):
+        assert _step_env(p, p.step("openssl"), 2)["SOURCE_DATE_EPOCH"] == str(
+            plan.DEPENDENCY_SOURCE_DATE_EPOCH
+        )
+    assert _step_env(late, late.step("cpython"), 2)["SOURCE_DATE_EPOCH"] == "1800000000"

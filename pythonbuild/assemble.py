@@ -170,12 +170,10 @@ def assemble_distribution(
 
     artifacts = collect_build_artifacts(out_dir, facts, target)
     layout_build_objects(out_dir, python_dir, artifacts)
-    sources = [registry.cpython(request.python)] + [
-        registry[step.name] for step in plan.steps if step.name != "cpython"
-    ]
-    by_name = {source.name: tarballs["cpython" if source.name.startswith("cpython-") else source.name]
-               for source in sources}  # fmt: skip
-    write_licenses(python_dir / "licenses", sources, lambda source: by_name[source.name])
+    # Step names are registry names, except the CPython step (registry name cpython-3.X).
+    tarball_of = {step.source.name: tarballs[step.name] for step in plan.steps}
+    sources = [step.source for step in plan.steps]
+    write_licenses(python_dir / "licenses", sources, lambda source: tarball_of[source.name])
 
     modules = extension_modules_for(request.python)
     build_info = build_info_section(

@@ -11,7 +11,7 @@ from pathlib import Path
 from .errors import BuildError, UsageError
 from .options import BuildOptions, parse_options, valid_choices
 from .packages import default_jobs
-from .paths import DEFAULT_DIST, ROOT, default_cache_dir
+from .paths import DEFAULT_DIST, default_cache_dir
 from .registry import load_registry
 from .targets import Target, get_target, load_targets
 
@@ -72,10 +72,6 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-class _Parser(argparse.ArgumentParser):
-    pass
-
-
 def parse_args(argv: list[str]) -> LinuxBuildConfig:
     parser = _parser()
     args = parser.parse_args(argv)
@@ -129,6 +125,3 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 130
     return 0
-
-
-__all__ = ["ROOT", "LinuxBuildConfig", "main", "parse_args"]

@@ -24,11 +24,13 @@ unset PKG_CONFIG_PATH
 # of being exported to (and clashing with) extension modules that bring their own copies.
 # (Not ALL: the interpreter must keep exporting libpython's own API from libpython3.X.a.)
 # *_NODIST flags build the interpreter and stdlib but stay out of the flags sysconfig hands to
-# people compiling their own extensions.
+# people compiling their own extensions. -fno-semantic-interposition lets the compiler inline and
+# call libpython's own functions directly instead of through the PLT (configure adds it only for
+# --enable-optimizations builds; we want it for all of them).
 bundled_archives=$(cd "${PREFIX}/lib" && ls -1 *.a | LC_ALL=C sort | paste -sd: -)
-export LDFLAGS_NODIST="-Wl,--exclude-libs,${bundled_archives}"
+export LDFLAGS_NODIST="-Wl,--exclude-libs,${bundled_archives} -fno-semantic-interposition"
 export CFLAGS="${TARGET_CFLAGS:-}"
-export CFLAGS_NODIST="-ffile-prefix-map=${SRC_DIR}=/cpython"
+export CFLAGS_NODIST="-ffile-prefix-map=${SRC_DIR}=/cpython -fno-semantic-interposition"
 # Every module CPython's configure enables is compiled in unless Setup.local says otherwise.
 export MODULE_BUILDTYPE=static
 
@@ -45,11 +47,31 @@ configure_args=(
     --with-dbmliborder=
     --with-computed-gotos
 )
-case "${BUILD_OPTIONS}" in
+# BUILD_OPTIONS is BuildOptions.name: [freethreaded+]noopt|lto|pgo|pgo+lto|debug.
+optimization="${BUILD_OPTIONS#freethreaded+}"
+case "${optimization}" in
     noopt) ;;
-    *) echo "build options ${BUILD_OPTIONS} are not supported by this script yet" >&2; exit 2 ;;
+    lto) configure_args+=(--with-lto=full) ;;
+    pgo) configure_args+=(--enable-optimizations) ;;
+    pgo+lto) configure_args+=(--enable-optimizations --with-lto=full) ;;
+    debug) configure_args+=(--with-pydebug) ;;
+    *) echo "unknown build options ${BUILD_OPTIONS}" >&2; exit 2 ;;
 esac
+if [[ "${BUILD_OPTIONS}" == freethreaded+* ]]; then
+    configure_args+=(--disable-gil)
+fi
+# The driver decides these from targets.yml and the Python version (pythonbuild/plan.py).
+if [[ "${WITH_BOLT:-0}" == 1 ]]; then
+    # configure's default BOLT_COMMON_FLAGS skip the functions that llvm-bolt 19 cannot rewrite
+    # safely: those dispatching with computed gotos in position-independent code
+    # (_PyEval_EvalFrameDefault and the sre_ucs{1,2,4}_match regex loops).
+    configure_args+=(--enable-bolt)
+fi
+if [[ "${WITH_TAIL_CALL_INTERP:-0}" == 1 ]]; then
+    configure_args+=(--with-tail-call-interp)
+fi
 
+stage configure
 ./configure "${configure_args[@]}"
 
 # Setup.local is read first and its first rule for a module wins: test-support modules become
@@ -69,18 +91,40 @@ cat Modules/Setup.local
 # Regenerate the Makefile from the new Setup.local before building.
 make -s Makefile Modules/config.c
 
-make -j"${JOBS}"
+if [[ "${optimization}" == pgo* ]]; then
+    # CPython's profile-opt, one stage at a time so the log shows what each costs.
+    stage "PGO: instrumented build"
+    make -j"${JOBS}" profile-gen-stamp
+    stage "PGO: training run (PROFILE_TASK) and profile merge"
+    make profile-run-stamp
+    stage "PGO: optimized build"
+    make -j"${JOBS}" profile-opt
+else
+    stage build
+    make -j"${JOBS}" build_all
+fi
 
 # Link the interpreter against the static libpython: it starts faster (no PLT indirection) and
 # keeps working when a virtual environment copies the executable away from lib/.
 # libpython3.X.so is still built and installed for embedders.
-cat > /tmp/relink.mk <<'EOF'
+stage "link python against the static libpython"
+cat > /tmp/relink.mk <<'MAKE'
 relink-python:
 	$(LINKCC) $(PY_CORE_LDFLAGS) $(LINKFORSHARED) -o $(BUILDPYTHON) Programs/python.o $(LIBRARY) $(LIBS) $(MODLIBS) $(SYSLIBS)
-EOF
+MAKE
 make -f Makefile -f /tmp/relink.mk relink-python
+
+if [[ "${WITH_BOLT:-0}" == 1 ]]; then
+    # Instrument, train with the same PROFILE_TASK, and rewrite. Only the python executable:
+    # it no longer loads libpython.so, so training would leave no profile for the library.
+    stage "BOLT: instrument, train, optimize python"
+    make profile-bolt-stamp BOLT_BINARIES='$(BUILDPYTHON)'
+fi
+
+stage install
 make install DESTDIR=/out
 
+stage "export facts and build tree"
 /out${BUILD_PREFIX}/bin/python3 /scripts/collect-facts.py > /out/facts.json
 
 # Objects and static libraries for relinking, at their build-relative paths.
@@ -111,3 +155,4 @@ EOF
 
 mkdir -p /out/deps
 cp -a "${PREFIX}/." /out/deps/
+stage

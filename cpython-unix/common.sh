@@ -29,3 +29,19 @@ echo "CC=${CC} CFLAGS=${CFLAGS} LDFLAGS=${LDFLAGS}"
 drop_libtool_archives() {
     find "${DESTDIR}" -name '*.la' -delete
 }
+
+# Progress inside one package build: `stage NAME` starts a stage and reports how long the previous
+# one took as "[stage] NAME: N s" (the driver collects these lines from the log); `stage` with no
+# name ends the last one.
+_stage_name=""
+_stage_start=${SECONDS}
+stage() {
+    if [[ -n "${_stage_name}" ]]; then
+        echo "[stage] ${_stage_name}: $((SECONDS - _stage_start)) s"
+    fi
+    _stage_name="${1:-}"
+    _stage_start=${SECONDS}
+    if [[ -n "${_stage_name}" ]]; then
+        echo "=== ${_stage_name}"
+    fi
+}

@@ -36,6 +36,8 @@ import zstandard
 from .errors import BuildError
 
 # The member groups of a full archive, in archive order (see the module docstring).
+# The optimization whose install_only archives carry PBS's plain names.
+PUBLISHED_OPTIMIZATION = "pgo+lto"
 FULL_ARCHIVE_GROUPS = ("PYTHON.json", "install", "build", "licenses")
 
 # Level 19 compresses a ~100 MB tree in roughly 35-45 s on 2 cores and is ~10% smaller than
@@ -83,8 +85,10 @@ def archive_name(
 
     ``options`` is the build-options spelling (``BuildOptions.name``, e.g. ``pgo+lto`` or
     ``freethreaded+noopt``).  ``flavor`` is ``full`` (a ``.tar.zst`` named after the options),
-    ``install_only`` or ``install_only_stripped`` (a ``.tar.gz``; PBS names those only by an
-    optional ``freethreaded-`` infix, since one optimization level is published per target).
+    ``install_only`` or ``install_only_stripped`` (a ``.tar.gz``).  PBS publishes install_only
+    archives of its ``pgo+lto`` builds only and names them by an optional ``freethreaded-`` infix;
+    consumers that pick ``-install_only`` expect that build.  Other options keep their spelling in
+    the name (``-noopt-install_only``) so they never pass for it, nor overwrite it in one dist/.
     """
     for label, value in (
         ("python_version", python_version),
@@ -102,8 +106,11 @@ def archive_name(
     if flavor == "full":
         return f"{stem}-{options}-full.tar.zst"
     if flavor in ("install_only", "install_only_stripped"):
-        infix = "freethreaded-" if options.startswith("freethreaded") else ""
-        return f"{stem}-{infix}{flavor}.tar.gz"
+        if options == PUBLISHED_OPTIMIZATION:
+            return f"{stem}-{flavor}.tar.gz"
+        if options == f"freethreaded+{PUBLISHED_OPTIMIZATION}":
+            return f"{stem}-freethreaded-{flavor}.tar.gz"
+        return f"{stem}-{options}-{flavor}.tar.gz"
     raise ValueError(f"unknown archive flavor {flavor!r}")
 
 

@@ -42,6 +42,7 @@ BUILD_PACKAGES = [
     f"lld-{LLVM_VERSION}",
     f"llvm-{LLVM_VERSION}",
     f"libclang-rt-{LLVM_VERSION}-dev",
+    f"bolt-{LLVM_VERSION}",  # llvm-bolt and merge-fdata for BOLT-optimized pgo builds
     "autoconf",
     "automake",
     "bison",

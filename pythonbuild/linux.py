@@ -10,6 +10,7 @@ from . import engine as engine_mod
 from . import log
 from .assemble import assemble_distribution
 from .cli_linux import LinuxBuildConfig
+from .cpu import host_cpu_flags, missing_cpu_flags
 from .errors import BuildError
 from .fetch import default_mirrors, fetch_source
 from .images import ensure_build_image, planned_build_image
@@ -39,6 +40,17 @@ def _run_steps(
         engine.close(keep=config.keep_engine)
 
 
+def _check_host_runs_target(config: LinuxBuildConfig) -> None:
+    lacking = missing_cpu_flags(config.target.march, host_cpu_flags())
+    if lacking:
+        raise BuildError(
+            f"this machine's CPU lacks {', '.join(lacking)}, which {config.target.triple} code "
+            f"(-march={config.target.march}) may use, and the CPython build runs the interpreter "
+            "it builds; build this target on a machine that has them (building it with a "
+            "separate build interpreter is not supported yet)"
+        )
+
+
 def build_linux(config: LinuxBuildConfig) -> None:
     started = time.monotonic()
     tag, epoch = release_tag()
@@ -60,13 +72,15 @@ def build_linux(config: LinuxBuildConfig) -> None:
     # The plan (and every cache key) follows from the inputs alone; the engine is only started
     # when some step's artifact is missing.
     plan = make_plan(request, registry, planned_build_image(config.target).tag)
+    missing = [s for s in plan.steps if not (workspace.artifacts / s.artifact_name).exists()]
+    if missing:
+        _check_host_runs_target(config)
     mirrors = default_mirrors(config.source_dir)
     with log.step(f"fetch and verify {len(plan.steps)} sources"):
         tarballs = {
             step.name: fetch_source(step.source, config.cache_dir, mirrors, log=log.info)
             for step in plan.steps
         }
-    missing = [s for s in plan.steps if not (workspace.artifacts / s.artifact_name).exists()]
     if missing:
         _run_steps(config, plan, tarballs, workspace)
     else:

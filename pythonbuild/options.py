@@ -8,8 +8,8 @@ from .errors import UsageError
 
 # Optimization levels in the order users see them.
 OPTIMIZATIONS = ("noopt", "lto", "pgo", "pgo+lto", "debug")
-# What the build pipeline can produce today; the rest parse but are refused by the driver.
-IMPLEMENTED = frozenset({"noopt"})
+# What the build pipeline can produce; anything else parses but is refused by the driver.
+IMPLEMENTED = frozenset({*OPTIMIZATIONS, *(f"freethreaded+{o}" for o in OPTIMIZATIONS)})
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,11 +16,13 @@ from .plan import (
     DEPENDENCY_SOURCE_DATE_EPOCH,
     BuildPlan,
     Step,
+    cpython_features,
     extension_modules_for,
     target_flags,
 )
 
 DEPS_PREFIX = "/tools/deps"
+_STAGE_LINE = re.compile(r"\[stage\] (.+): (\d+) s")
 
 
 @dataclass(frozen=True)
@@ -51,8 +54,7 @@ def _step_env(plan: BuildPlan, step: Step, jobs: int) -> dict[str, str]:
     }
     if step.name == "cpython":
         modules = extension_modules_for(request.python)
-        env["PYTHON_VERSION"] = request.python
-        env["BUILD_OPTIONS"] = request.options.name
+        env.update(cpython_features(request))
         env["SHARED_MODULES"] = " ".join(sorted(n for n, e in modules.items() if e.get("shared")))
         env["DISABLED_MODULES"] = " ".join(
             sorted(n for n, e in modules.items() if e.get("disabled"))
@@ -97,7 +99,19 @@ def run_step(
             save_out_tree(raw, artifact)
         finally:
             raw.unlink(missing_ok=True)
+    for stage, seconds in stage_times(logfile):
+        log.info(f"  {step.name}: {stage}: {log.format_seconds(seconds)}")
     return artifact
+
+
+def stage_times(logfile: Path) -> list[tuple[str, int]]:
+    """The ``[stage] NAME: N s`` lines a build script printed (common.sh's ``stage``)."""
+    found = []
+    for line in logfile.read_text(errors="replace").splitlines():
+        match = _STAGE_LINE.fullmatch(line.strip())
+        if match:
+            found.append((match.group(1), int(match.group(2))))
+    return found
 
 
 def default_jobs() -> int:

@@ -91,6 +91,24 @@ def target_flags(target: Target, options: BuildOptions) -> dict[str, str]:
     return {"TARGET_CFLAGS": " ".join(cflags), "TARGET_LDFLAGS": " ".join(ldflags)}
 
 
+def cpython_features(request: BuildRequest) -> dict[str, str]:
+    """How build-cpython.sh builds this interpreter, beyond the options' own configure flags.
+
+    BOLT runs after PGO (it needs a training run) on targets whose ``bolt`` is set, for 3.12+
+    where CPython's ``--enable-bolt`` exists. The tail-calling interpreter needs 3.14+ and
+    clang 19+ (our toolchain).
+    """
+    options, python = request.options, request.python
+    bolt = request.target.bolt and options.pgo and version_matches(python, ">=3.12")
+    tail_call = version_matches(python, ">=3.14")
+    return {
+        "PYTHON_VERSION": python,
+        "BUILD_OPTIONS": options.name,
+        "WITH_BOLT": "1" if bolt else "0",
+        "WITH_TAIL_CALL_INTERP": "1" if tail_call else "0",
+    }
+
+
 def load_extension_modules() -> dict[str, dict]:
     return yaml.safe_load((UNIX_DIR / "extension-modules.yml").read_text())
 
@@ -128,7 +146,12 @@ def make_plan(request: BuildRequest, registry: Registry, image_tag: str) -> Buil
         packages,
         extra_files=[UNIX_DIR / "collect-facts.py", UNIX_DIR / "extension-modules.yml"],
     )
-    cpython_flags = {**flags, "options": request.options.name, "epoch": request.source_date_epoch}
+    cpython_flags = {
+        **flags,
+        **cpython_features(request),
+        "options": request.options.name,
+        "epoch": request.source_date_epoch,
+    }
     cpython.key = step_key(image_tag, cpython, request, [keys[d] for d in packages], cpython_flags)
     steps.append(cpython)
     return BuildPlan(request, image_tag, steps)

@@ -42,11 +42,11 @@ COMMAND_VARIABLES = frozenset(
 )
 
 # The build's tools -> what a user's system calls them.  Matched against the command's file
-# name, so ``/tools/llvm/bin/clang-19`` is covered too.  First match wins.  target-cc and
-# target-c++ are the build image's wrappers around clang (build.Dockerfile.j2).
+# name, so ``/tools/llvm/bin/clang-19`` is covered too.  First match wins.  target-clang and
+# target-clang++ are the build image's wrappers around clang (build.Dockerfile.j2).
 TOOL_REPLACEMENTS: tuple[tuple[str, str], ...] = (
-    (r"target-c\+\+", "c++"),
-    (r"target-cc", "cc"),
+    (r"target-clang\+\+", "c++"),
+    (r"target-clang", "cc"),
     (r"clang\+\+(-\d+)?", "c++"),
     (r"clang(-\d+)?", "cc"),
     (r"llvm-ar(-\d+)?", "ar"),

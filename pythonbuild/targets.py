@@ -23,6 +23,7 @@ class Target:
     glibc_floor: str
     gnu_triple: str
     march: str
+    bolt: bool  # pgo builds are also optimized with llvm-bolt
     needs: tuple[tuple[str, str | None], ...]  # (package, python version spec or None)
     needed_libraries: tuple[str, ...]
     target_cflags: tuple[str, ...]
@@ -57,6 +58,7 @@ def load_targets(path: Path = UNIX_DIR / "targets.yml") -> dict[str, Target]:
             glibc_floor=str(entry["glibc_floor"]),
             gnu_triple=entry["triple"],
             march=entry["march"],
+            bolt=bool(entry.get("bolt", False)),
             needs=_parse_needs(entry.get("needs", [])),
             needed_libraries=tuple(entry.get("needed_libraries", [])),
             target_cflags=tuple(entry.get("target_cflags", [])),

@@ -411,13 +411,23 @@ def test_archive_names_follow_pbs() -> None:
         archive_name(**common, options="pgo+lto")
         == "cpython-3.13.1+20250101-x86_64-unknown-linux-gnu-pgo+lto-full.tar.zst"
     )
+    # PBS's plain install_only names belong to the pgo+lto builds it publishes ...
     assert (
-        archive_name(**common, options="noopt", flavor="install_only")
+        archive_name(**common, options="pgo+lto", flavor="install_only")
         == "cpython-3.13.1+20250101-x86_64-unknown-linux-gnu-install_only.tar.gz"
     )
     assert (
-        archive_name(**common, options="freethreaded+noopt", flavor="install_only_stripped")
+        archive_name(**common, options="freethreaded+pgo+lto", flavor="install_only_stripped")
         == "cpython-3.13.1+20250101-x86_64-unknown-linux-gnu-freethreaded-install_only_stripped.tar.gz"
+    )
+    # ... any other build says what it is, so it never passes for (or overwrites) those.
+    assert (
+        archive_name(**common, options="noopt", flavor="install_only")
+        == "cpython-3.13.1+20250101-x86_64-unknown-linux-gnu-noopt-install_only.tar.gz"
+    )
+    assert (
+        archive_name(**common, options="freethreaded+debug", flavor="install_only")
+        == "cpython-3.13.1+20250101-x86_64-unknown-linux-gnu-freethreaded+debug-install_only.tar.gz"
     )
     with pytest.raises(ValueError):
         archive_name(**{**common, "release_tag": "2025-01-01"}, options="noopt")

@@ -2,6 +2,9 @@
 
 Slow (a cold machine builds images, every library and CPython): run with ``./run-tests --all``.
 The build runs once per session; every check works on a copy extracted to a path with a space.
+Another build can be checked the same way by naming it in the environment, e.g.
+``STANDALONE_PYTHON_E2E_OPTIONS=freethreaded+pgo+lto ./run-tests -- -m slow tests/test_end_to_end.py``
+(also ``STANDALONE_PYTHON_E2E_TARGET`` and ``STANDALONE_PYTHON_E2E_PYTHON``).
 """
 
 from __future__ import annotations
@@ -21,21 +24,24 @@ import pytest
 
 from pythonbuild.archive import extract_archive, open_distribution
 from pythonbuild.elf import newest_glibc_version, scan_tree
+from pythonbuild.options import parse_options
 from pythonbuild.targets import get_target
 from pythonbuild.versions import version_tuple
 
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parent.parent
-TARGET = "x86_64-unknown-linux-gnu"
+TARGET = os.environ.get("STANDALONE_PYTHON_E2E_TARGET", "x86_64-unknown-linux-gnu")
+PYTHON = os.environ.get("STANDALONE_PYTHON_E2E_PYTHON", "3.13")
+OPTIONS = parse_options(os.environ.get("STANDALONE_PYTHON_E2E_OPTIONS", "noopt"))
 COMMAND = [
     str(ROOT / "build-linux.py"),
     "--target",
     TARGET,
     "--python",
-    "3.13",
+    PYTHON,
     "--options",
-    "noopt",
+    OPTIONS.name,
 ]
 
 
@@ -56,8 +62,8 @@ def build(tmp_path_factory) -> dict:
     result, elapsed = _run_build(dist)
     assert result.returncode == 0, f"build failed:\n{result.stderr[-4000:]}"
     print(f"first build: {elapsed:.0f}s")
-    full = next(dist.glob(f"cpython-3.13.*-{TARGET}-noopt-full.tar.zst"))
-    install_only = next(dist.glob(f"cpython-3.13.*-{TARGET}-install_only.tar.gz"))
+    full = next(dist.glob(f"cpython-{PYTHON}.*-{TARGET}-{OPTIONS.name}-full.tar.zst"))
+    install_only = next(dist.glob(f"cpython-{PYTHON}.*-{TARGET}-*install_only.tar.gz"))
     return {"dist": dist, "full": full, "install_only": install_only, "first_time": elapsed}
 
 
@@ -112,7 +118,7 @@ def test_python_json_and_licenses(full_tree):
     doc = json.loads((full_tree / "PYTHON.json").read_text())
     assert doc["version"] == "8"
     assert doc["target_triple"] == TARGET
-    assert doc["build_options"] == "noopt"
+    assert doc["build_options"] == OPTIONS.name
     for path in [doc["python_exe"], doc["license_path"], *doc["build_info"]["core"]["objs"][:20]]:
         assert (full_tree / path).exists(), path
     for name, variants in doc["build_info"]["extensions"].items():
@@ -355,7 +361,7 @@ def test_second_run_rebuilds_nothing(build):
 def test_interpreter_does_not_need_libpython_so(python_home, tmp_path):
     """A venv made with --copies (the executable copied away from lib/) still runs."""
     infos = {info.path.name: info for info in scan_tree(python_home / "bin")}
-    interpreter = infos["python3.13"]
+    interpreter = infos[f"python{PYTHON}{_abiflags()}"]
     assert not [n for n in interpreter.needed if n.startswith("libpython")], interpreter.needed
     venv = tmp_path / "copies venv"
     run_python(python_home, "import sys, venv; venv.create(sys.argv[1], symlinks=False)", str(venv))
@@ -401,10 +407,53 @@ def test_bundled_library_symbols_are_hidden(python_home):
         "uuid_",
     )
     for binary in (
-        python_home / "bin" / "python3.13",
-        python_home / "lib" / "libpython3.13.so.1.0",
+        python_home / "bin" / f"python{PYTHON}{_abiflags()}",
+        python_home / "lib" / f"libpython{PYTHON}{_abiflags()}.so.1.0",
     ):
         exported = _exported_symbols(binary)
         assert "Py_Initialize" in exported and "PyList_New" in exported, binary
         leaked = sorted(s for s in exported if s.startswith(bundled))
         assert not leaked, f"{binary.name} exports {leaked[:10]}"
+
+
+def _abiflags() -> str:
+    return ("t" if OPTIONS.freethreaded else "") + ("d" if OPTIONS.debug else "")
+
+
+def test_interpreter_is_what_the_options_say(python_home):
+    """sys and sysconfig reflect exactly the requested build."""
+    result = run_python(
+        python_home,
+        """
+        import json, sys, sysconfig
+        print(json.dumps({
+            "abiflags": sys.abiflags,
+            "gil": sys._is_gil_enabled() if hasattr(sys, "_is_gil_enabled") else True,
+            "debug": hasattr(sys, "gettotalrefcount"),
+            "config_args": sysconfig.get_config_var("CONFIG_ARGS"),
+            "mimalloc": sysconfig.get_config_var("WITH_MIMALLOC"),
+            "version": list(sys.version_info[:2]),
+        }))
+        """,
+    )
+    facts = json.loads(result.stdout)
+    assert facts["version"] == [int(p) for p in PYTHON.split(".")]
+    assert facts["abiflags"] == _abiflags()
+    assert facts["gil"] is not OPTIONS.freethreaded
+    assert facts["debug"] is OPTIONS.debug
+    assert facts["mimalloc"] == 1
+    args = facts["config_args"]
+    assert ("--enable-optimizations" in args) is OPTIONS.pgo
+    assert ("--with-lto=full" in args) is OPTIONS.lto
+    assert ("--disable-gil" in args) is OPTIONS.freethreaded
+    assert ("--with-pydebug" in args) is OPTIONS.debug
+    assert ("--enable-bolt" in args) is (OPTIONS.pgo and get_target(TARGET).bolt)
+
+
+def test_bolt_rewrote_the_interpreter_of_pgo_builds(python_home):
+    from elftools.elf.elffile import ELFFile
+
+    with (python_home / "bin" / f"python{PYTHON}{_abiflags()}").open("rb") as handle:
+        sections = {section.name for section in ELFFile(handle).iter_sections()}
+    bolted = OPTIONS.pgo and get_target(TARGET).bolt
+    assert (".note.bolt_info" in sections) is bolted, sorted(sections)

@@ -37,10 +37,10 @@ def test_unknown_option_names_the_choices():
     assert "noopt" in str(info.value) and "\n" not in str(info.value)
 
 
-def test_unimplemented_option_is_refused():
-    with pytest.raises(UsageError, match="not implemented yet"):
-        parse_options("pgo+lto")
-    assert parse_options("noopt") == BuildOptions("noopt")
+def test_every_option_set_is_buildable():
+    assert parse_options("pgo+lto") == BuildOptions("pgo+lto")
+    assert parse_options("freethreaded+debug") == BuildOptions("debug", freethreaded=True)
+    assert parse_options("freethreaded") == BuildOptions("noopt", freethreaded=True)
 
 
 def test_targets_yml_describes_x86_64():
@@ -50,6 +50,15 @@ def test_targets_yml_describes_x86_64():
     packages_313 = target.packages_for("3.13")
     assert "openssl" in packages_313 and "zstd" not in packages_313
     assert "zstd" in target.packages_for("3.14")
+
+
+@pytest.mark.parametrize("level", ["", "_v2", "_v3", "_v4"])
+def test_microarchitecture_levels_differ_only_in_march(level):
+    base = get_target("x86_64-unknown-linux-gnu")
+    target = get_target(f"x86_64{level}-unknown-linux-gnu")
+    assert target.march == ("x86-64" + level.replace("_", "-"))
+    assert (target.needs, target.sysroot, target.pythons) == (base.needs, base.sysroot, base.pythons)
+    assert target.bolt
 
 
 def test_every_target_needs_only_registry_packages():
@@ -67,9 +76,10 @@ def test_every_target_needs_only_registry_packages():
     [
         (
             ["--target", "sparc-sun-solaris"],
-            "unknown target 'sparc-sun-solaris'; choose one of: x86_64-unknown-linux-gnu",
+            "unknown target 'sparc-sun-solaris'; choose one of: x86_64-unknown-linux-gnu, "
+            "x86_64_v2-unknown-linux-gnu, x86_64_v3-unknown-linux-gnu, x86_64_v4-unknown-linux-gnu",
         ),
-        (["--python", "2.7"], "unknown Python version '2.7'; choose one of: 3.13"),
+        (["--python", "2.7"], "unknown Python version '2.7'; choose one of: 3.13, 3.14, 3.15"),
         (["--options", "turbo"], "unknown build options 'turbo'; choose one of: noopt"),
     ],
 )
@@ -86,3 +96,35 @@ def test_help_lists_targets_versions_and_options(capsys):
     assert info.value.code == 0
     out = capsys.readouterr().out
     assert "x86_64-unknown-linux-gnu" in out and "3.13" in out and "noopt" in out
+
+
+def test_host_cpu_check_names_the_missing_instructions(tmp_path, monkeypatch):
+    from pythonbuild.cpu import X86_64_LEVEL_FLAGS, host_cpu_flags, missing_cpu_flags
+
+    cpuinfo = tmp_path / "cpuinfo"
+    v2_host = " ".join(sorted(X86_64_LEVEL_FLAGS["x86-64-v2"] | {"fpu", "sse2"}))
+    cpuinfo.write_text(f"processor\t: 0\nflags\t\t: {v2_host}\n")
+    monkeypatch.delenv("STANDALONE_PYTHON_HOST_CPU_FLAGS", raising=False)
+    flags = host_cpu_flags(cpuinfo)
+    for level in ("x86-64", "x86-64-v2"):
+        assert missing_cpu_flags(level, flags) == []
+    assert "avx2" in missing_cpu_flags("x86-64-v3", flags)
+    assert "avx512f" in missing_cpu_flags("x86-64-v4", flags)
+    # Every level needs what the level below it needs.
+    assert X86_64_LEVEL_FLAGS["x86-64-v2"] < X86_64_LEVEL_FLAGS["x86-64-v3"]
+    assert X86_64_LEVEL_FLAGS["x86-64-v3"] < X86_64_LEVEL_FLAGS["x86-64-v4"]
+
+
+def test_v4_build_on_a_v2_host_is_refused_in_one_line(monkeypatch, tmp_path, capsys):
+    from pythonbuild.cpu import X86_64_LEVEL_FLAGS
+
+    monkeypatch.setenv(
+        "STANDALONE_PYTHON_HOST_CPU_FLAGS", " ".join(X86_64_LEVEL_FLAGS["x86-64-v2"])
+    )
+    argv = ["--target", "x86_64_v4-unknown-linux-gnu", "--cache-dir", str(tmp_path / "cache"),
+            "--source-dir", str(tmp_path / "none"), "--dist", str(tmp_path / "dist")]
+    assert main(argv) != 0
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "lacks avx2" in err or "lacks" in err
+    assert not (tmp_path / "dist").exists()

@@ -126,3 +126,57 @@ def test_library_steps_get_a_fixed_source_date_epoch():
             plan.DEPENDENCY_SOURCE_DATE_EPOCH
         )
     assert _step_env(late, late.step("cpython"), 2)["SOURCE_DATE_EPOCH"] == "1800000000"
+
+
+@pytest.mark.parametrize(
+    ("python", "options", "bolt", "tail_call"),
+    [
+        ("3.13", "noopt", "0", "0"),
+        ("3.13", "pgo+lto", "1", "0"),
+        ("3.13", "freethreaded+pgo", "1", "0"),
+        ("3.13", "lto", "0", "0"),
+        ("3.14", "pgo+lto", "1", "1"),
+        ("3.15", "debug", "0", "1"),
+    ],
+)
+def test_cpython_step_gets_bolt_and_tail_calls_where_they_apply(python, options, bolt, tail_call):
+    from pythonbuild.options import parse_options
+    from pythonbuild.packages import _step_env
+
+    request = plan.BuildRequest(TARGET, python, parse_options(options), "20231114", 1)
+    p = plan.make_plan(request, load_registry(), "img:1")
+    env = _step_env(p, p.step("cpython"), 2)
+    assert (env["BUILD_OPTIONS"], env["WITH_BOLT"], env["WITH_TAIL_CALL_INTERP"]) == (
+        options,
+        bolt,
+        tail_call,
+    )
+    assert env["PYTHON_VERSION"] == python
+
+
+def test_options_and_march_give_separate_cache_entries():
+    from pythonbuild.options import parse_options
+
+    def keys(triple, options):
+        request = plan.BuildRequest(get_target(triple), "3.13", parse_options(options), "x", 1)
+        return {s.name: s.key for s in plan.make_plan(request, load_registry(), "img:1").steps}
+
+    noopt, pgo = keys("x86_64-unknown-linux-gnu", "noopt"), keys("x86_64-unknown-linux-gnu", "pgo")
+    v3 = keys("x86_64_v3-unknown-linux-gnu", "noopt")
+    # Libraries do not depend on the options, only on the target's flags.
+    assert noopt["openssl"] == pgo["openssl"] and noopt["cpython"] != pgo["cpython"]
+    assert noopt["openssl"] != v3["openssl"]
+
+
+def test_stage_times_are_read_from_the_step_log(tmp_path):
+    from pythonbuild.packages import stage_times
+
+    logfile = tmp_path / "cpython.log"
+    logfile.write_text(
+        "=== configure\nchecking...\n[stage] configure: 41 s\n"
+        "[stage] PGO: training run (PROFILE_TASK) and profile merge: 300 s\nnoise [stage] x\n"
+    )
+    assert stage_times(logfile) == [
+        ("configure", 41),
+        ("PGO: training run (PROFILE_TASK) and profile merge", 300),
+    ]

@@ -453,8 +453,8 @@ def test_sanitize_flags_renames_commands() -> None:
     assert sanitize_flags("clang++ -shared", command=True) == "c++ -shared"
     assert sanitize_flags("gcc -pthread", command=True) == "gcc -pthread"
     # The build image's compiler wrappers (build.Dockerfile.j2).
-    assert sanitize_flags("target-cc -pthread", command=True) == "cc -pthread"
-    assert sanitize_flags("target-c++ -shared", command=True) == "c++ -shared"
+    assert sanitize_flags("target-clang -pthread", command=True) == "cc -pthread"
+    assert sanitize_flags("target-clang++ -shared", command=True) == "c++ -shared"
     assert sanitize_flags("--target=x86_64-linux-gnu -O2") == "-O2"
 
 

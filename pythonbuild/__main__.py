@@ -1,0 +1,44 @@
+"""``python -m pythonbuild SUBCOMMAND [ARGS]``: the project's helper commands.
+
+Each subcommand runs in a venv made from its hash-pinned requirements file (created on first
+use; see pythonbuild/bootstrap.py), so only the standard library may be imported up here.
+"""
+
+import importlib
+import sys
+
+# subcommand -> (module with main(argv) -> int, requirements file, venv name, one-line help)
+SUBCOMMANDS = {
+    "bench": ("pythonbuild.bench.cli", "requirements-bench.txt", "bench",
+              "benchmark distributions against reference interpreters"),
+    "debian-python": ("pythonbuild.bench.debian_python", "requirements-bench.txt", "bench",
+                      "make a Debian chroot with Debian's own python, a reference for bench"),
+}  # fmt: skip
+
+
+def _usage() -> str:
+    lines = ["usage: python -m pythonbuild SUBCOMMAND [--help | ARGS]", "", "subcommands:"]
+    lines += [f"  {name:15} {entry[3]}" for name, entry in SUBCOMMANDS.items()]
+    return "\n".join(lines)
+
+
+def main() -> int:
+    args = sys.argv[1:]
+    if not args or args[0] in ("-h", "--help"):
+        print(_usage())
+        return 0 if args else 2
+    if args[0] not in SUBCOMMANDS:
+        print(f"{_usage()}\n\nerror: unknown subcommand {args[0]!r}", file=sys.stderr)
+        return 2
+    module_name, requirements, venv_name, _ = SUBCOMMANDS[args[0]]
+    from pythonbuild.bootstrap import ensure_venv
+
+    # ensure_venv re-executes `python *sys.argv`; under -m, argv[0] is this file's path, and
+    # running it as a plain script would break the package's relative imports.
+    sys.argv = ["-m", "pythonbuild", *args]
+    ensure_venv(requirements, venv_name)
+    return importlib.import_module(module_name).main(args[1:])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

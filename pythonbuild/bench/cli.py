@@ -1,0 +1,391 @@
+"""Command line of ``python -m pythonbuild bench``: parse, check everything, then run."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import signal
+import sys
+import time
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+from .. import log
+from ..errors import BuildError, UsageError
+from ..paths import ROOT
+from .benchmarks import (
+    DEFAULT_SELECTION,
+    Catalog,
+    installed_pyperformance_data,
+    load_catalog,
+    python_supports,
+    stage_scripts,
+)
+from .interpreters import (
+    Interpreter,
+    InterpreterRequest,
+    check_label,
+    check_request,
+    extract_distribution,
+    find_distribution_python,
+    is_archive,
+    label_from_archive_name,
+    label_from_directory,
+    probe,
+    resolve_python_path,
+    split_label,
+)
+from .runner import Contender, RunSettings
+
+DEFAULT_WORK_DIR = ROOT / "build" / "bench-work"
+DEFAULT_OUTPUT_PARENT = ROOT / "build" / "bench"
+# Sized for a 2-core machine: one round of the default set takes ~70 s per interpreter (~85 s
+# in round 1, which also calibrates), so three interpreters take about 25 minutes
+# (docs/benchmarks.md has the measurements). 7 x 2 processes x 3 values = 42 values each.
+DEFAULT_SETTINGS = RunSettings(rounds=7, processes=2, values=3, warmups=1)
+FAST_SETTINGS = RunSettings(rounds=1, processes=1, values=2, warmups=0)
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    requests: list[InterpreterRequest]
+    chroots: dict[str, Path]
+    baseline: str | None
+    selection: str
+    settings: RunSettings
+    output: Path | None
+    work_dir: Path
+    list_benchmarks: bool
+
+
+class _AppendInterpreter(argparse.Action):
+    """--dist and --python share one list, so the command line's order is the table's order."""
+
+    def __call__(self, parser, namespace, values, option_string=None):  # type: ignore[no-untyped-def]
+        found = list(getattr(namespace, self.dest) or [])
+        found.append((self.const, values))
+        setattr(namespace, self.dest, found)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m pythonbuild bench",
+        description=(
+            "Benchmark interpreters against each other in one interleaved run "
+            "(pyperformance benchmarks driven with pyperf) and report speed ratios."
+        ),
+        epilog=(
+            "example:\n"
+            "  python -m pythonbuild bench --dist dist/cpython-3.13.15+TAG-x86_64-unknown-"
+            "linux-gnu-noopt-full.tar.zst \\\n"
+            "      --python debian-3.13=/usr/bin/python3.13 "
+            "--chroot debian-3.13=/var/lib/standalone-python/debian-trixie-python3.13\n\n"
+            "See docs/benchmarks.md."
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--dist", dest="interpreters", action=_AppendInterpreter, const="dist",
+                        metavar="[LABEL=]ARCHIVE_OR_DIR",
+                        help="a distribution of this project: *-full.tar.zst, *install_only*.tar.gz "
+                             "or an extracted directory (repeatable; label default from the name, "
+                             "e.g. 3.13.15-pgo+lto)")  # fmt: skip
+    parser.add_argument("--python", dest="interpreters", action=_AppendInterpreter,
+                        const="python", metavar="[LABEL=]PATH",
+                        help="a reference interpreter (repeatable; label default: its version)")  # fmt: skip
+    parser.add_argument("--chroot", action="append", default=[], metavar="LABEL=ROOTDIR",
+                        help="run the --python with that LABEL inside chroot ROOTDIR (as root)")  # fmt: skip
+    parser.add_argument("--baseline", metavar="LABEL",
+                        help="interpreter the ratios are relative to (default: the first one)")  # fmt: skip
+    parser.add_argument("--benchmarks", default=DEFAULT_SELECTION, metavar="LIST",
+                        help="comma-separated benchmarks and groups (default: %(default)s; "
+                             "groups: default, stdlib-c)")  # fmt: skip
+    parser.add_argument("--list-benchmarks", action="store_true",
+                        help="list the groups and benchmarks, then exit")  # fmt: skip
+    parser.add_argument("--fast", action="store_true",
+                        help="a tiny run for smoke tests: 1 round, 1 process, 2 values, no warmup")  # fmt: skip
+    parser.add_argument("--rounds", type=int, metavar="R",
+                        help=f"interleaved rounds (default: {DEFAULT_SETTINGS.rounds})")  # fmt: skip
+    parser.add_argument("--processes", type=int, metavar="P",
+                        help=f"pyperf processes per benchmark and round "
+                             f"(default: {DEFAULT_SETTINGS.processes})")  # fmt: skip
+    parser.add_argument("--values", type=int, metavar="V",
+                        help=f"values per process (default: {DEFAULT_SETTINGS.values})")  # fmt: skip
+    parser.add_argument("--warmups", type=int, metavar="W",
+                        help=f"warmup values per process (default: {DEFAULT_SETTINGS.warmups})")  # fmt: skip
+    parser.add_argument("--output", type=Path, metavar="DIR",
+                        help="where bench.json and bench.png go (default: build/bench/<timestamp>)")  # fmt: skip
+    parser.add_argument("--work-dir", type=Path, default=DEFAULT_WORK_DIR, metavar="DIR",
+                        help="extracted dists, venvs and raw results, reused between runs "
+                             "(default: build/bench-work)")  # fmt: skip
+    return parser
+
+
+def parse_args(argv: list[str]) -> BenchConfig:
+    args = _parser().parse_args(argv)
+    requests = []
+    for kind, value in args.interpreters or []:
+        label, path = split_label(value)
+        if kind == "dist":
+            requests.append(InterpreterRequest(kind, label, Path(path).absolute()))
+        else:
+            requests.append(InterpreterRequest(kind, label, resolve_python_path(path)))
+    if not requests and not args.list_benchmarks:
+        raise UsageError("name at least one interpreter with --dist or --python")
+    chroots: dict[str, Path] = {}
+    python_labels = {r.label for r in requests if r.kind == "python" and r.label}
+    for value in args.chroot:
+        label, root = split_label(value)
+        if label is None or not root:
+            raise UsageError(f"--chroot {value}: expected LABEL=ROOTDIR")
+        if label not in python_labels:
+            raise UsageError(
+                f"--chroot {value}: no --python is labelled {label!r}; "
+                f"write --python {label}=/usr/bin/python3.X"
+            )
+        chroots[label] = Path(root).absolute()
+    base = DEFAULT_SETTINGS if not args.fast else FAST_SETTINGS
+    settings = RunSettings(
+        rounds=args.rounds if args.rounds is not None else base.rounds,
+        processes=args.processes if args.processes is not None else base.processes,
+        values=args.values if args.values is not None else base.values,
+        warmups=args.warmups if args.warmups is not None else base.warmups,
+    )
+    for name in ("rounds", "processes", "values"):
+        if getattr(settings, name) < 1:
+            raise UsageError(f"--{name} must be at least 1")
+    if settings.warmups < 0:
+        raise UsageError("--warmups must be 0 or more")
+    if args.baseline:
+        check_label(args.baseline, "--baseline")
+    return BenchConfig(
+        requests=requests,
+        chroots=chroots,
+        baseline=args.baseline,
+        selection=args.benchmarks,
+        settings=settings,
+        output=args.output.absolute() if args.output else None,
+        work_dir=args.work_dir.absolute(),
+        list_benchmarks=args.list_benchmarks,
+    )
+
+
+def child_env() -> dict[str, str]:
+    """The environment of benchmark interpreters: without this driver's Python settings."""
+    return {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("PYTHON", "STANDALONE_PYTHON_")) and key != "VIRTUAL_ENV"
+    }
+
+
+def _check_pins(catalog: Catalog) -> None:
+    """The scripts come from the bench venv's pyperformance: it must be the pinned one."""
+    for name, pinned in (
+        ("pyperformance", catalog.pyperformance_version),
+        ("pyperf", catalog.pyperf_version),
+    ):
+        installed = metadata.version(name)
+        if installed != pinned:
+            raise BuildError(
+                f"the bench venv has {name} {installed} but benchmarks.toml pins {pinned}; "
+                "make requirements-bench.txt pin the same version (see docs/benchmarks.md)"
+            )
+
+
+def _list_benchmarks(catalog: Catalog) -> None:
+    print("groups:")
+    for group, members in catalog.groups.items():
+        print(f"  {group}: {', '.join(members)}")
+    print(f"benchmarks (pyperformance {catalog.pyperformance_version} and this project's):")
+    names = sorted(catalog.benchmarks)
+    width = max(map(len, names)) + 2
+    per_line = max(1, 96 // width)
+    for start in range(0, len(names), per_line):
+        print("  " + "".join(name.ljust(width) for name in names[start : start + per_line]))
+
+
+def _interpreters(config: BenchConfig, work_dir: Path, env: dict[str, str]) -> list[Interpreter]:
+    """Check every request, extract archives, ask every interpreter what it is."""
+    for request in config.requests:
+        check_request(request, config.chroots.get(request.label or ""))
+    interpreters = []
+    for request in config.requests:
+        if request.kind == "dist":
+            root = request.path
+            label = request.label or (
+                label_from_archive_name(root.name) if is_archive(root) else None
+            )
+            if is_archive(root):
+                with log.step(f"extracting {root.name}"):
+                    root = extract_distribution(request.path, work_dir / "dists")
+            label = label or label_from_directory(root)
+            python = find_distribution_python(root)
+            if python is None:
+                raise UsageError(
+                    f"--dist {request.path}: no python/install/bin/python3 or python/bin/python3 "
+                    "in it; give an archive made by build-linux.py"
+                )
+            interpreter = Interpreter(check_label(label, "--dist"), "dist", request.path, python)
+        else:
+            chroot = config.chroots.get(request.label or "")
+            interpreter = Interpreter(request.label or "", "python", request.path,
+                                      request.path, chroot)  # fmt: skip
+        interpreter.info = probe(interpreter, env)
+        if not interpreter.label:
+            interpreter.label = interpreter.version
+        interpreters.append(interpreter)
+    seen: set[str] = set()
+    for interpreter in interpreters:
+        if interpreter.label in seen:
+            raise UsageError(
+                f"two interpreters are labelled {interpreter.label!r}; "
+                "name them with LABEL=PATH (e.g. --python ref-3.13=/usr/bin/python3.13)"
+            )
+        seen.add(interpreter.label)
+    if config.baseline and config.baseline not in seen:
+        raise UsageError(
+            f"--baseline {config.baseline}: no such interpreter; choose one of {', '.join(seen)}"
+        )
+    return interpreters
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+def run(config: BenchConfig) -> int:
+    from . import venvs
+    from .chart import write_chart
+    from .chroot import chroot_mounts
+    from .report import bench_document, format_table, summarize, write_json, write_output_dir
+    from .runner import run_rounds
+
+    catalog = load_catalog(installed_pyperformance_data())
+    if config.list_benchmarks:
+        _list_benchmarks(catalog)
+        return 0
+    benchmarks = catalog.select(config.selection)
+    _check_pins(catalog)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    output = config.output or DEFAULT_OUTPUT_PARENT / stamp
+    if output.exists() and (not output.is_dir() or any(output.iterdir())):
+        raise UsageError(f"--output {output} exists and is not empty; choose a new directory")
+    env = child_env()
+    work_dir = config.work_dir
+    work_dir.mkdir(parents=True, exist_ok=True)
+    interpreters = _interpreters(config, work_dir, env)
+    baseline = config.baseline or interpreters[0].label
+    labels = [interpreter.label for interpreter in interpreters]
+    run_dir = work_dir / "runs" / stamp
+    started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    staged = stage_scripts(benchmarks, run_dir / "scripts")
+    settings = config.settings
+    log.info(
+        f"{len(benchmarks)} benchmarks x {len(interpreters)} interpreters, {settings.rounds} "
+        f"rounds of {settings.processes} processes x ({settings.warmups} warmups + "
+        f"{settings.values} values); raw results in {run_dir}"
+    )
+    pins = [f"pyperf=={catalog.pyperf_version}"]
+    # Killed politely (kill, a closed terminal), still unmount and stop the benchmark processes.
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _interrupt)
+    chroot_roots = sorted({i.chroot for i in interpreters if i.chroot})
+    try:
+        with chroot_mounts(chroot_roots, work_dir):
+            contenders = []
+            for interpreter in interpreters:
+                unavailable = {
+                    s.name: f"needs Python {s.benchmark.requires_python}"
+                    for s in staged
+                    if not python_supports(s.benchmark.requires_python, interpreter.version)
+                }
+                wanted = [
+                    s.requirements for s in staged if s.requirements and s.name not in unavailable
+                ]
+                with log.step(f"venv for {interpreter.label}"):
+                    venv = venvs.ensure_bench_venv(
+                        interpreter,
+                        work_dir / "venvs" / interpreter.label,
+                        pins,
+                        [path for path in wanted if path is not None],
+                        run_dir / "logs" / f"venv-{interpreter.label}.log",
+                        env,
+                    )
+                for s in staged:
+                    if s.requirements in venv.failed_requirements:
+                        unavailable[s.name] = venv.failed_requirements[s.requirements]
+                contenders.append(Contender(interpreter, venv.python, unavailable))
+            outcomes = run_rounds(contenders, staged, settings, run_dir / "raw",
+                                  run_dir / "logs", env)  # fmt: skip
+    except KeyboardInterrupt:
+        raise BuildError(f"interrupted; the raw results so far are in {run_dir}") from None
+    finished = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    summary = summarize(labels, baseline, [s.name for s in staged], outcomes)
+    table = format_table(summary)
+    raw_results = {
+        label: {name: str(output / "raw" / label / f"{name}.json")
+                for name in [s.name for s in staged] if outcomes[label, name].status == "ok"}
+        for label in labels
+    }  # fmt: skip
+    document = bench_document(
+        summary,
+        interpreters=[
+            {**i.describe(), "venv": str(work_dir / "venvs" / i.label)} for i in interpreters
+        ],
+        settings={
+            "benchmarks": [s.name for s in staged],
+            "selection": config.selection,
+            "rounds": settings.rounds,
+            "processes": settings.processes,
+            "values": settings.values,
+            "warmups": settings.warmups,
+            "pyperformance": catalog.pyperformance_version,
+            "pyperf": catalog.pyperf_version,
+            "work_dir": str(work_dir),
+            "host": {"platform": platform.platform(), "cpus": os.cpu_count()},
+        },
+        started=started,
+        finished=finished,
+        raw_results=raw_results,
+    )
+
+    def fill(staging: Path) -> None:
+        write_json(staging / "bench.json", document)
+        (staging / "bench.txt").write_text(table)
+        write_chart(summary, staging / "bench.png",
+                    title=f"Speed relative to {baseline}: {len(summary.rows)} benchmarks, "
+                          f"rounds={settings.rounds}, processes={settings.processes}, "
+                          f"values={settings.values}")  # fmt: skip
+        for label, files in raw_results.items():
+            for name in files:
+                target = staging / "raw" / label / f"{name}.json"
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(outcomes[label, name].result_file, target)
+        shutil.copytree(run_dir / "logs", staging / "logs", dirs_exist_ok=True)
+
+    write_output_dir(output, fill)
+    shutil.rmtree(run_dir, ignore_errors=True)  # everything worth keeping is in the output now
+    print()
+    print(table, end="")
+    print()
+    log.info(f"results: {output / 'bench.json'}")
+    log.info(f"chart:   {output / 'bench.png'}")
+    log.info(f"table:   {output / 'bench.txt'}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        config = parse_args(argv)
+    except UsageError as exc:
+        print(f"bench: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    try:
+        return run(config)
+    except BuildError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code

@@ -1,0 +1,202 @@
+"""From outcomes to what people read: the table, ``bench.json``, and writing them atomically."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ..errors import BuildError
+from .results import Measurement, Summary, read_pyperf_file
+from .runner import Outcome
+
+FORMAT = "standalone-python-bench/1"
+
+
+def summarize(
+    labels: list[str],
+    baseline: str,
+    benchmark_names: list[str],
+    outcomes: dict[tuple[str, str], Outcome],
+) -> Summary:
+    """Rows are pyperf benchmark names (a script such as deepcopy holds three), in run order."""
+    rows: list[str] = []
+    measurements: dict[str, dict[str, Measurement]] = {}
+    missing: dict[str, dict[str, str]] = {}
+    for name in benchmark_names:
+        found: dict[str, dict[str, Measurement]] = {}
+        for label in labels:
+            outcome = outcomes[label, name]
+            if outcome.status == "ok":
+                found[label] = {m.name: m for m in read_pyperf_file(outcome.result_file)}
+        row_names = list(dict.fromkeys(row for per_label in found.values() for row in per_label))
+        for row in row_names or [name]:
+            rows.append(row)
+            measurements[row] = {}
+            for label in labels:
+                if row in found.get(label, {}):
+                    measurements[row][label] = found[label][row]
+                else:
+                    outcome = outcomes[label, name]
+                    reason = outcome.reason or (
+                        "no such benchmark in its results" if outcome.status == "ok" else "not run"
+                    )
+                    missing.setdefault(row, {})[label] = f"{outcome.status}: {reason}"
+    return Summary(labels, baseline, rows, measurements, missing)
+
+
+def format_value(value: float, unit: str) -> str:
+    if unit != "second":
+        return f"{value:.4g} {unit}"
+    for suffix, scale in (("s", 1.0), ("ms", 1e-3), ("us", 1e-6)):
+        if value >= scale:
+            return f"{value / scale:.3g} {suffix}"
+    return f"{value * 1e9:.3g} ns"
+
+
+def _value_cell(summary: Summary, row: str, label: str) -> str:
+    found = summary.measurements.get(row, {}).get(label)
+    if found is None:
+        return summary.missing_word(row, label)
+    text = format_value(found.mean, found.unit)
+    if found.stdev is not None:
+        text += f" ± {format_value(found.stdev, found.unit)}"
+    return text
+
+
+def _ratio_cell(ratio: float | None) -> str:
+    return "" if ratio is None else f"{ratio:.2f}x"
+
+
+def format_table(summary: Summary) -> str:
+    """The per-benchmark table, the geometric means and what they leave out, as text.
+
+    One column per interpreter (mean ± standard deviation), each but the baseline's followed by
+    its speed ratio to the baseline.
+    """
+    columns: list[tuple[str, str]] = []  # (interpreter label, "value" or "ratio")
+    for label in summary.labels:
+        columns.append((label, "value"))
+        if label != summary.baseline:
+            columns.append((label, "ratio"))
+    header = ["benchmark"] + [
+        (f"{label} (baseline)" if label == summary.baseline else label)
+        if kind == "value"
+        else "speed"
+        for label, kind in columns
+    ]
+    body = [
+        [row]
+        + [
+            _value_cell(summary, row, label)
+            if kind == "value"
+            else _ratio_cell(summary.ratio(row, label))
+            for label, kind in columns
+        ]
+        for row in summary.rows
+    ]
+    complete = summary.complete_rows
+    geo_row = [f"geometric mean ({len(complete)} benchmarks)"]
+    for label, kind in columns:
+        mean = summary.geometric_mean(label) if complete else None
+        geo_row.append("" if kind == "value" else _ratio_cell(mean) or "n/a")
+    table = [header, *body, geo_row]
+    widths = [max(len(line[col]) for line in table) for col in range(len(header))]
+    right_aligned = [False] + [kind == "ratio" for _, kind in columns]
+
+    def render(line: list[str]) -> str:
+        cells = [
+            cell.rjust(width) if right else cell.ljust(width)
+            for cell, width, right in zip(line, widths, right_aligned, strict=True)
+        ]
+        return "  ".join(cells).rstrip()
+
+    rule = "  ".join("-" * width for width in widths)
+    lines = [render(header), rule, *(render(line) for line in body), rule, render(geo_row), ""]
+    lines.append(
+        f"Values: mean ± standard deviation. speed: {summary.baseline}'s mean / this mean "
+        "(above 1.00x is faster than the baseline)."
+    )
+    lines.append("n/a: not available on that interpreter; failed: see the logs/ of this report.")
+    if summary.incomplete_rows:
+        lines.append(
+            "Left out of the geometric mean for every interpreter, because missing on some:"
+        )
+        for row in summary.incomplete_rows:
+            why = "; ".join(f"{label}: {reason}" for label, reason in summary.missing[row].items())
+            lines.append(f"  {row} ({why})")
+    return "\n".join(lines) + "\n"
+
+
+def bench_document(
+    summary: Summary,
+    *,
+    interpreters: list[dict[str, Any]],
+    settings: dict[str, Any],
+    started: str,
+    finished: str,
+    raw_results: dict[str, dict[str, str]],
+) -> dict[str, Any]:
+    """Everything about the run, for machines: ``bench.json``."""
+    benchmarks: dict[str, dict[str, Any]] = {}
+    for row in summary.rows:
+        per_label: dict[str, Any] = {}
+        for label in summary.labels:
+            found = summary.measurements[row].get(label)
+            if found is None:
+                per_label[label] = {"missing": summary.missing[row][label]}
+                continue
+            per_label[label] = {
+                "mean": found.mean,
+                "stdev": found.stdev,
+                "values": len(found.values),
+                "unit": found.unit,
+                "ratio_to_baseline": summary.ratio(row, label),
+            }
+        benchmarks[row] = per_label
+    return {
+        "format": FORMAT,
+        "started": started,
+        "finished": finished,
+        "settings": settings,
+        "baseline": summary.baseline,
+        "ratio": "baseline mean / interpreter mean; above 1 is faster than the baseline",
+        "interpreters": interpreters,
+        "benchmarks": benchmarks,
+        "geometric_mean": {label: summary.geometric_mean(label) for label in summary.labels},
+        "geometric_mean_benchmarks": summary.complete_rows,
+        "left_out_of_geometric_mean": {
+            row: summary.missing[row] for row in summary.incomplete_rows
+        },
+        "raw_results": raw_results,
+    }
+
+
+def write_output_dir(output: Path, fill: Callable[[Path], None]) -> Path:
+    """Make ``output`` all at once: ``fill`` writes into a hidden sibling that is then renamed.
+
+    ``output`` must not exist, or be an empty directory; either way it only ever holds a
+    complete report.
+    """
+    if output.exists() and (not output.is_dir() or any(output.iterdir())):
+        raise BuildError(f"{output} exists and is not empty; choose another --output")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    staging = output.with_name(f".{output.name}.partial-{os.getpid()}")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    try:
+        fill(staging)
+        if output.exists():
+            output.rmdir()
+        staging.rename(output)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return output
+
+
+def write_json(path: Path, document: dict[str, Any]) -> None:
+    path.write_text(json.dumps(document, indent=2, sort_keys=False) + "\n")

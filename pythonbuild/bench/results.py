@@ -1,0 +1,110 @@
+"""Reading pyperf result files, and the maths: means, ratios, geometric means.
+
+pyperf's JSON (format 1.0) nests metadata three deep: suite, benchmark, run; a run's effective
+metadata is the three merged (pyperf omits from the inner levels what the outer ones say). A
+run with no ``values`` is a calibration run. Read here without importing pyperf, so the maths
+is testable anywhere and the driver does not depend on pyperf's internals.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import BuildError
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """All values of one pyperf benchmark (e.g. ``deepcopy_memo``) for one interpreter."""
+
+    name: str
+    values: tuple[float, ...]
+    unit: str = "second"
+    loops: int | None = None  # loops per value in the last run (None: varied or unknown)
+
+    @property
+    def mean(self) -> float:
+        return statistics.fmean(self.values)
+
+    @property
+    def stdev(self) -> float | None:
+        return statistics.stdev(self.values) if len(self.values) > 1 else None
+
+
+def read_pyperf_file(path: Path) -> list[Measurement]:
+    """The benchmarks in one pyperf JSON file, in file order."""
+    try:
+        data = json.loads(path.read_text())
+        suite_meta = data.get("metadata") or {}
+        measurements = []
+        for bench in data["benchmarks"]:
+            bench_meta = {**suite_meta, **(bench.get("metadata") or {})}
+            values: list[float] = []
+            loops: int | None = None
+            for run in bench["runs"]:
+                run_values = run.get("values")
+                if not run_values:
+                    continue  # calibration run
+                values += run_values
+                loops = {**bench_meta, **(run.get("metadata") or {})}.get("loops")
+            name = bench_meta.get("name")
+            if not name:
+                raise KeyError("name")
+            if values:
+                measurements.append(
+                    Measurement(name, tuple(values), bench_meta.get("unit", "second"), loops)
+                )
+        return measurements
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise BuildError(f"cannot read pyperf results {path}: {exc!r}") from None
+
+
+@dataclass
+class Summary:
+    """Every number the report shows, computed once from the measurements."""
+
+    labels: list[str]
+    baseline: str
+    rows: list[str]  # pyperf benchmark names, in selection order
+    # row -> label -> Measurement (a label is absent where the benchmark is missing)
+    measurements: dict[str, dict[str, Measurement]]
+    # row -> label -> why it is missing (failed, not available, ...)
+    missing: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def ratio(self, row: str, label: str) -> float | None:
+        """Speed of ``label`` relative to the baseline: > 1 means faster than the baseline."""
+        found = self.measurements.get(row, {})
+        if label not in found or self.baseline not in found:
+            return None
+        return found[self.baseline].mean / found[label].mean
+
+    @property
+    def complete_rows(self) -> list[str]:
+        """Rows measured on every interpreter: the only ones a geometric mean may use."""
+        return [row for row in self.rows if len(self.measurements.get(row, {})) == len(self.labels)]
+
+    @property
+    def incomplete_rows(self) -> list[str]:
+        complete = set(self.complete_rows)
+        return [row for row in self.rows if row not in complete]
+
+    def missing_word(self, row: str, label: str) -> str:
+        """One word for a table cell or a chart: why there is no number."""
+        reason = self.missing.get(row, {}).get(label, "")
+        if reason.startswith("unavailable"):
+            return "n/a"
+        return "failed" if reason.startswith("failed") else "missing"
+
+    def geometric_mean(self, label: str) -> float | None:
+        ratios = [self.ratio(row, label) for row in self.complete_rows]
+        return geometric_mean([r for r in ratios if r is not None])
+
+
+def geometric_mean(values: list[float]) -> float | None:
+    if not values:
+        return None
+    return math.exp(math.fsum(math.log(v) for v in values) / len(values))

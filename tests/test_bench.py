@@ -1,0 +1,475 @@
+"""Fast tests of the bench command: parsing, naming, maths, reports. No network, no building."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pythonbuild.bench import benchmarks as bm
+from pythonbuild.bench import cli, interpreters, report, results, runner
+from pythonbuild.bench.chroot import mounts_below
+from pythonbuild.errors import BuildError, UsageError
+from pythonbuild.paths import ROOT
+
+# ---------------------------------------------------------------------------------------------
+# Labels and names
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("debian-3.13=/usr/bin/python3.13", ("debian-3.13", "/usr/bin/python3.13")),
+        ("3.13.15-pgo+lto=dist/x.tar.zst", ("3.13.15-pgo+lto", "dist/x.tar.zst")),
+        ("/usr/bin/python3.13", (None, "/usr/bin/python3.13")),
+        ("/odd/dir=with/equals", (None, "/odd/dir=with/equals")),
+        ("relative=dir/python", ("relative", "dir/python")),
+    ],
+)
+def test_split_label(value: str, expected: tuple[str | None, str]) -> None:
+    assert interpreters.split_label(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("name", "label"),
+    [
+        ("cpython-3.13.15+20261121-x86_64-unknown-linux-gnu-pgo+lto-full.tar.zst", "3.13.15-pgo+lto"),
+        ("cpython-3.13.15+20261121-x86_64-unknown-linux-gnu-noopt-full.tar.zst", "3.13.15-noopt"),
+        ("cpython-3.14.0rc1+20250101-x86_64_v3-unknown-linux-musl-freethreaded+pgo+lto-full.tar.zst",
+         "3.14.0rc1-freethreaded+pgo+lto"),
+        ("cpython-3.12.7+20241016-aarch64-apple-darwin-debug-full.tar.zst", "3.12.7-debug"),
+        ("cpython-3.13.15+20261121-x86_64-unknown-linux-gnu-install_only.tar.gz",
+         "3.13.15-install_only"),
+        ("cpython-3.13.15+20261121-x86_64-unknown-linux-gnu-install_only_stripped.tar.gz",
+         "3.13.15-install_only_stripped"),
+        ("cpython-3.13.15-x86_64-unknown-linux-gnu-lto-full.tar.zst", "3.13.15-lto"),
+        ("python-3.13.tar.gz", None),
+        ("cpython-3.13.15+20261121-x86_64-unknown-linux-gnu-noopt-full.zip", None),
+    ],
+)  # fmt: skip
+def test_label_from_archive_name(name: str, label: str | None) -> None:
+    assert interpreters.label_from_archive_name(name) == label
+
+
+def test_label_from_directory_prefers_python_json(tmp_path: Path) -> None:
+    dist = tmp_path / "somewhere"
+    (dist / "python").mkdir(parents=True)
+    assert interpreters.label_from_directory(dist) == "somewhere"
+    (dist / "python" / "PYTHON.json").write_text(
+        json.dumps({"python_version": "3.13.15", "build_options": "pgo+lto"})
+    )
+    assert interpreters.label_from_directory(dist) == "3.13.15-pgo+lto"
+
+
+def test_find_distribution_python_in_both_layouts(tmp_path: Path) -> None:
+    full = tmp_path / "full"
+    (full / "python/install/bin").mkdir(parents=True)
+    (full / "python/install/bin/python3").write_text("")
+    only = tmp_path / "only"
+    (only / "python/bin").mkdir(parents=True)
+    (only / "python/bin/python3").write_text("")
+    assert interpreters.find_distribution_python(full) == full / "python/install/bin/python3"
+    assert interpreters.find_distribution_python(only) == only / "python/bin/python3"
+    assert interpreters.find_distribution_python(tmp_path) is None
+
+
+# ---------------------------------------------------------------------------------------------
+# Command line
+
+
+def test_parse_args_keeps_order_and_labels(tmp_path: Path) -> None:
+    config = cli.parse_args(
+        ["--python", "ref=/usr/bin/python3", "--dist", "dist/a-full.tar.zst",
+         "--python", "/x/python3", "--chroot", f"ref={tmp_path}", "--fast"]
+    )  # fmt: skip
+    assert [(r.kind, r.label) for r in config.requests] == [
+        ("python", "ref"), ("dist", None), ("python", None)
+    ]  # fmt: skip
+    assert config.chroots == {"ref": tmp_path}
+    assert config.settings == cli.FAST_SETTINGS
+    assert config.selection == bm.DEFAULT_SELECTION
+
+
+def test_parse_args_rejects_bad_input() -> None:
+    with pytest.raises(UsageError, match="no --python is labelled 'deb'"):
+        cli.parse_args(["--python", "/usr/bin/python3", "--chroot", "deb=/srv/deb"])
+    with pytest.raises(UsageError, match="at least one interpreter"):
+        cli.parse_args([])
+    with pytest.raises(UsageError, match="--rounds must be at least 1"):
+        cli.parse_args(["--python", "/usr/bin/python3", "--rounds", "0"])
+
+
+def test_settings_overrides_apply_on_top_of_fast() -> None:
+    config = cli.parse_args(["--python", "/usr/bin/python3", "--fast", "--rounds", "3"])
+    assert config.settings.rounds == 3
+    assert config.settings.processes == cli.FAST_SETTINGS.processes
+
+
+def test_check_request_names_the_problem(tmp_path: Path) -> None:
+    missing = interpreters.InterpreterRequest("python", "x", tmp_path / "nope")
+    with pytest.raises(UsageError, match="no such interpreter"):
+        interpreters.check_request(missing, None)
+    not_archive = tmp_path / "notes.txt"
+    not_archive.write_text("")
+    with pytest.raises(UsageError, match="not a distribution archive"):
+        interpreters.check_request(interpreters.InterpreterRequest("dist", None, not_archive), None)
+    with pytest.raises(UsageError, match="not an extracted distribution"):
+        interpreters.check_request(interpreters.InterpreterRequest("dist", None, tmp_path), None)
+    in_chroot = interpreters.InterpreterRequest("python", "deb", Path("/usr/bin/python3.13"))
+    with pytest.raises(UsageError, match=r"has no /usr/bin/python3\.13"):
+        interpreters.check_request(in_chroot, tmp_path)
+    (tmp_path / "usr/bin").mkdir(parents=True)
+    (tmp_path / "usr/bin/python3.13").symlink_to("python3.13-real")  # may dangle outside
+    interpreters.check_request(in_chroot, tmp_path)
+
+
+def test_child_env_drops_the_drivers_python_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PYTHONPATH", "/work/main")
+    monkeypatch.setenv("STANDALONE_PYTHON_BOOTSTRAPPED", "x")
+    monkeypatch.setenv("PIP_CERT", "/etc/ssl/certs/ca-certificates.crt")
+    env = cli.child_env()
+    assert "PYTHONPATH" not in env and "STANDALONE_PYTHON_BOOTSTRAPPED" not in env
+    assert env["PIP_CERT"] == "/etc/ssl/certs/ca-certificates.crt"
+
+
+def test_subcommand_usage_needs_no_venv() -> None:
+    result = subprocess.run([sys.executable, "-m", "pythonbuild"], cwd=ROOT, capture_output=True,
+                            text=True, check=False)  # fmt: skip
+    assert result.returncode == 2
+    assert "bench" in result.stdout and "debian-python" in result.stdout
+    result = subprocess.run([sys.executable, "-m", "pythonbuild", "nope"], cwd=ROOT,
+                            capture_output=True, text=True, check=False)  # fmt: skip
+    assert result.returncode == 2 and "unknown subcommand 'nope'" in result.stderr
+
+
+# ---------------------------------------------------------------------------------------------
+# Benchmark catalog
+
+MANIFEST = """\
+[benchmarks]
+
+name\tmetafile
+nbody\t<local>
+pickle\t<local>
+pickle_pure_python\t<local:pickle>
+# commented\t<local>
+
+[group default]
+[group math]
+"""
+
+
+def _fake_pyperformance(root: Path) -> Path:
+    data = root / "benchmarks"
+    for name in ("nbody", "pickle"):
+        (data / f"bm_{name}").mkdir(parents=True)
+        (data / f"bm_{name}" / "run_benchmark.py").write_text("")
+    (data / "MANIFEST").write_text(MANIFEST)
+    (data / "bm_nbody" / "pyproject.toml").write_text(
+        '[project]\nrequires-python = ">=3.8"\n[tool.pyperformance]\nname = "nbody"\n'
+    )
+    (data / "bm_pickle" / "pyproject.toml").write_text(
+        '[tool.pyperformance]\nname = "pickle"\nextra_opts = ["pickle"]\n'
+    )
+    (data / "bm_pickle" / "bm_pickle_pure_python.toml").write_text(
+        '[project]\nrequires-python = ">=3.12"\n[tool.pyperformance]\n'
+        'extra_opts = ["--pure-python", "pickle"]\n'
+    )
+    (data / "bm_pickle" / "requirements.txt").write_text("six==1.16.0\n")
+    return data
+
+
+def _fake_catalog_file(root: Path, groups: str) -> Path:
+    path = root / "benchmarks.toml"
+    path.write_text(
+        '[pins]\npyperformance = "1.14.0"\npyperf = "2.10.0"\n'
+        f"[groups]\n{groups}\n"
+        '[custom.stdlib_zlib]\nscript = "bm_stdlib_c/run_benchmark.py"\nargs = ["zlib"]\n'
+    )
+    return path
+
+
+def test_parse_manifest_reads_only_the_benchmarks_table() -> None:
+    assert bm.parse_manifest(MANIFEST) == {
+        "nbody": "<local>",
+        "pickle": "<local>",
+        "pickle_pure_python": "<local:pickle>",
+    }
+
+
+def test_catalog_resolves_variants_groups_and_custom_scripts(tmp_path: Path) -> None:
+    data = _fake_pyperformance(tmp_path)
+    catalog_file = _fake_catalog_file(
+        tmp_path, 'default = ["nbody", "c"]\nc = ["stdlib_zlib", "nbody"]'
+    )
+    catalog = bm.load_catalog(data, catalog_file)
+    variant = catalog.benchmarks["pickle_pure_python"]
+    assert variant.source_dir == data / "bm_pickle"
+    assert variant.args == ("--pure-python", "pickle")
+    assert variant.requirements == data / "bm_pickle" / "requirements.txt"
+    assert variant.requires_python == ">=3.12"
+    custom = catalog.benchmarks["stdlib_zlib"]
+    assert custom.origin == "custom" and custom.args == ("zlib",)
+    # Nested groups expand in order, each benchmark once.
+    assert [b.name for b in catalog.select("default")] == ["nbody", "stdlib_zlib"]
+    assert [b.name for b in catalog.select("pickle, c")] == ["pickle", "stdlib_zlib", "nbody"]
+    with pytest.raises(UsageError, match="unknown benchmark 'nbodyy'"):
+        catalog.select("nbodyy")
+    with pytest.raises(UsageError, match="empty"):
+        catalog.select(" , ")
+
+
+def test_catalog_rejects_groups_naming_unknown_benchmarks(tmp_path: Path) -> None:
+    data = _fake_pyperformance(tmp_path)
+    catalog = bm.load_catalog(data, _fake_catalog_file(tmp_path, 'default = ["richards"]'))
+    with pytest.raises(BuildError, match="group 'default' names 'richards'"):
+        catalog.select("default")
+
+
+def test_stage_scripts_copies_into_the_run(tmp_path: Path) -> None:
+    data = _fake_pyperformance(tmp_path)
+    catalog = bm.load_catalog(data, _fake_catalog_file(tmp_path, 'default = ["nbody"]'))
+    staged = bm.stage_scripts(catalog.select("pickle,pickle_pure_python"), tmp_path / "scripts")
+    assert staged[0].script == tmp_path / "scripts/pyperformance/bm_pickle/run_benchmark.py"
+    assert staged[1].requirements == tmp_path / "scripts/pyperformance/bm_pickle/requirements.txt"
+    assert staged[1].requirements.read_text() == "six==1.16.0\n"
+
+
+def test_python_supports() -> None:
+    assert bm.python_supports(None, "3.9.0")
+    assert bm.python_supports(">=3.12", "3.13.0")
+    assert not bm.python_supports(">=3.14", "3.13.15")
+    assert bm.python_supports(">=3.14", "3.14.0")
+
+
+def test_project_catalog_pins_match_requirements_bench() -> None:
+    catalog = bm.tomllib.loads(bm.CATALOG_FILE.read_text())
+    pinned = dict(
+        re.findall(r"^(pyperformance|pyperf)==(\S+)", (ROOT / "requirements-bench.txt").read_text(),
+                   re.MULTILINE)
+    )  # fmt: skip
+    assert pinned == catalog["pins"]
+    default = catalog["groups"]["default"]
+    assert 15 <= len(default) <= 30
+    assert "stdlib-c" in default
+
+
+def test_project_default_set_exists_in_pinned_pyperformance() -> None:
+    pytest.importorskip("pyperformance")
+    catalog = bm.load_catalog(bm.installed_pyperformance_data())
+    chosen = catalog.select("default")
+    assert all(b.requirements is None for b in chosen), "the default set must install no packages"
+
+
+# ---------------------------------------------------------------------------------------------
+# pyperf results and the maths
+
+
+def _pyperf_json(path: Path, benches: dict[str, list[list[float]]], *, suite_name: bool) -> Path:
+    """A pyperf 1.0 file: one calibration run, then runs of values, per benchmark."""
+    benchmarks = []
+    for name, runs in benches.items():
+        bench: dict = {
+            "runs": [{"metadata": {"loops": 8}, "warmups": [[1, 0.5], [8, 0.4]]}]
+            + [{"metadata": {"loops": 8}, "warmups": [[8, 0.41]], "values": run} for run in runs]
+        }
+        if not suite_name:
+            bench["metadata"] = {"name": name}
+        benchmarks.append(bench)
+    metadata = {"unit": "second", "python_version": "3.13.0"}
+    if suite_name:
+        (only,) = benches
+        metadata["name"] = only
+    path.write_text(json.dumps({"version": "1.0", "metadata": metadata, "benchmarks": benchmarks}))
+    return path
+
+
+def test_read_pyperf_file_merges_metadata_and_skips_calibration(tmp_path: Path) -> None:
+    single = _pyperf_json(tmp_path / "a.json", {"nbody": [[1.0, 2.0], [3.0]]}, suite_name=True)
+    (found,) = results.read_pyperf_file(single)
+    assert found.name == "nbody"
+    assert found.values == (1.0, 2.0, 3.0)
+    assert found.mean == 2.0 and found.stdev == 1.0
+    assert found.loops == 8 and found.unit == "second"
+    multi = _pyperf_json(tmp_path / "b.json", {"x": [[1.0]], "y": [[2.0]]}, suite_name=False)
+    assert [m.name for m in results.read_pyperf_file(multi)] == ["x", "y"]
+    assert results.read_pyperf_file(multi)[0].stdev is None
+    (tmp_path / "bad.json").write_text("{")
+    with pytest.raises(BuildError, match="cannot read pyperf results"):
+        results.read_pyperf_file(tmp_path / "bad.json")
+
+
+def test_read_pyperf_file_agrees_with_pyperf(tmp_path: Path) -> None:
+    pyperf = pytest.importorskip("pyperf")
+    path = _pyperf_json(tmp_path / "a.json", {"nbody": [[1.0, 2.0], [4.0]]}, suite_name=True)
+    (ours,) = results.read_pyperf_file(path)
+    theirs = pyperf.BenchmarkSuite.load(str(path)).get_benchmark("nbody")
+    assert math.isclose(ours.mean, theirs.mean()) and math.isclose(ours.stdev, theirs.stdev())
+
+
+def _m(name: str, *values: float) -> results.Measurement:
+    return results.Measurement(name, tuple(values))
+
+
+def _summary() -> results.Summary:
+    return results.Summary(
+        labels=["base", "fast", "slow"],
+        baseline="base",
+        rows=["a", "b", "c"],
+        measurements={
+            "a": {"base": _m("a", 2.0, 2.0), "fast": _m("a", 1.0, 1.0), "slow": _m("a", 4.0)},
+            "b": {"base": _m("b", 1.0), "fast": _m("b", 0.5), "slow": _m("b", 1.0)},
+            "c": {"base": _m("c", 1.0), "slow": _m("c", 1.0)},  # failed on "fast"
+        },
+        missing={"c": {"fast": "failed: exit 1: boom"}},
+    )
+
+
+def test_ratios_and_geometric_means_leave_out_incomplete_benchmarks() -> None:
+    summary = _summary()
+    assert summary.ratio("a", "fast") == 2.0  # half the time: twice as fast
+    assert summary.ratio("a", "slow") == 0.5
+    assert summary.ratio("c", "fast") is None
+    assert summary.complete_rows == ["a", "b"]
+    assert summary.incomplete_rows == ["c"]
+    assert math.isclose(summary.geometric_mean("fast"), 2.0)
+    assert math.isclose(summary.geometric_mean("slow"), math.sqrt(0.5))  # c is left out for all
+    assert summary.geometric_mean("base") == 1.0
+    assert summary.missing_word("c", "fast") == "failed"
+    assert results.geometric_mean([]) is None
+
+
+def test_summarize_from_outcomes(tmp_path: Path) -> None:
+    def outcome(label: str, name: str, status: str, runs: dict | None = None) -> runner.Outcome:
+        result = tmp_path / f"{label}-{name}.json"
+        if runs:
+            _pyperf_json(result, runs, suite_name=len(runs) == 1)
+        return runner.Outcome(result, tmp_path / "x.log", status, "" if runs else "why")
+
+    outcomes = {
+        ("base", "deepcopy"): outcome("base", "deepcopy", "ok",
+                                      {"deepcopy": [[2.0]], "deepcopy_memo": [[4.0]]}),
+        ("new", "deepcopy"): outcome("new", "deepcopy", "ok",
+                                     {"deepcopy": [[1.0]], "deepcopy_memo": [[4.0]]}),
+        ("base", "stdlib_zstd"): outcome("base", "stdlib_zstd", "unavailable"),
+        ("new", "stdlib_zstd"): outcome("new", "stdlib_zstd", "ok", {"stdlib_zstd": [[1.0]]}),
+    }  # fmt: skip
+    summary = report.summarize(["base", "new"], "base", ["deepcopy", "stdlib_zstd"], outcomes)
+    assert summary.rows == ["deepcopy", "deepcopy_memo", "stdlib_zstd"]
+    assert summary.complete_rows == ["deepcopy", "deepcopy_memo"]
+    assert math.isclose(summary.geometric_mean("new"), math.sqrt(2.0))
+    table = report.format_table(summary)
+    assert "geometric mean (2 benchmarks)" in table and "1.41x" in table
+    assert "stdlib_zstd (base: unavailable: why)" in table
+    assert re.search(r"^stdlib_zstd\s+n/a\s+1 s$", table, re.MULTILINE)
+    document = report.bench_document(summary, interpreters=[], settings={}, started="s",
+                                     finished="f", raw_results={})  # fmt: skip
+    assert document["benchmarks"]["deepcopy"]["new"]["ratio_to_baseline"] == 2.0
+    assert document["benchmarks"]["stdlib_zstd"]["base"] == {"missing": "unavailable: why"}
+    assert document["left_out_of_geometric_mean"] == {"stdlib_zstd": {"base": "unavailable: why"}}
+    json.dumps(document)  # serialisable as it is
+
+
+def test_format_value_picks_a_readable_unit() -> None:
+    assert report.format_value(0.0712, "second") == "71.2 ms"
+    assert report.format_value(3.2e-8, "second") == "32 ns"
+    assert report.format_value(1.5, "second") == "1.5 s"
+    assert report.format_value(1024, "byte") == "1024 byte"
+
+
+# ---------------------------------------------------------------------------------------------
+# Running
+
+
+def test_rotation_spreads_positions() -> None:
+    assert runner.rotated(["a", "b", "c"], 0) == ["a", "b", "c"]
+    assert runner.rotated(["a", "b", "c"], 4) == ["b", "c", "a"]
+    assert runner.rotated([], 3) == []
+
+
+def test_pyperf_command_in_chroot_with_fixed_loops(tmp_path: Path) -> None:
+    interp = interpreters.Interpreter("deb", "python", Path("/usr/bin/python3.13"),
+                                      Path("/usr/bin/python3.13"), chroot=Path("/srv/deb"))  # fmt: skip
+    contender = runner.Contender(interp, tmp_path / "venv/bin/python")
+    benchmark = bm.Benchmark("pickle_pure_python", "pyperformance", tmp_path, "run_benchmark.py",
+                             ("--pure-python", "pickle"))  # fmt: skip
+    staged = bm.StagedBenchmark(benchmark, tmp_path / "run_benchmark.py", None)
+    outcome = runner.Outcome(tmp_path / "r.json", tmp_path / "r.log", loops=16)
+    cmd = runner.pyperf_command(contender, staged, runner.RunSettings(3, 2, 3, 1), outcome)
+    assert cmd[:4] == ["chroot", "/srv/deb", str(tmp_path / "venv/bin/python"),
+                       str(tmp_path / "run_benchmark.py")]  # fmt: skip
+    assert cmd[4:] == ["--pure-python", "pickle", "--processes", "2", "--values", "3",
+                       "--warmups", "1", "--loops", "16", "--append", str(tmp_path / "r.json")]  # fmt: skip
+
+
+def test_mounts_below(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    inside = str(tmp_path / "root/proc")
+    monkeypatch.setattr("pythonbuild.bench.chroot.mount_points",
+                        lambda: {"/", inside, str(tmp_path) + "-other"})  # fmt: skip
+    assert mounts_below(tmp_path) == [inside]
+
+
+# ---------------------------------------------------------------------------------------------
+# Outputs
+
+
+def test_output_dir_is_written_all_or_nothing(tmp_path: Path) -> None:
+    output = tmp_path / "out"
+
+    def fail(staging: Path) -> None:
+        (staging / "bench.json").write_text("{}")
+        raise RuntimeError("chart failed")
+
+    with pytest.raises(RuntimeError):
+        report.write_output_dir(output, fail)
+    assert list(tmp_path.iterdir()) == []
+    report.write_output_dir(output, lambda staging: (staging / "bench.json").write_text("{}"))
+    assert [p.name for p in output.iterdir()] == ["bench.json"]
+    with pytest.raises(BuildError, match="not empty"):
+        report.write_output_dir(output, lambda staging: None)
+
+
+def test_chart_is_written(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    from pythonbuild.bench.chart import write_chart
+
+    path = tmp_path / "bench.png"
+    write_chart(_summary(), path, title="test")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# ---------------------------------------------------------------------------------------------
+# The stdlib-c script
+
+
+def _stdlib_c_module():  # type: ignore[no-untyped-def]
+    path = bm.BENCH_RESOURCES / "bm_stdlib_c" / "run_benchmark.py"
+    spec = importlib.util.spec_from_file_location("bm_stdlib_c", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_stdlib_c_inputs_are_deterministic_and_work() -> None:
+    module = _stdlib_c_module()
+    text = module.mixed_text(module.TEXT_SIZE)
+    assert len(text) == 1 << 20 and text == module.mixed_text(module.TEXT_SIZE)
+    import zlib
+
+    assert 2 < len(text) / len(zlib.compress(text)) < 10  # text, neither random nor trivial
+    module.compression_roundtrip(zlib, text[:4096])()
+    module.sqlite_workload()()
+
+
+def test_catalog_file_groups_name_known_custom_benchmarks() -> None:
+    catalog = bm.tomllib.loads(bm.CATALOG_FILE.read_text())
+    for name, entry in catalog["custom"].items():
+        assert (bm.BENCH_RESOURCES / entry["script"]).is_file(), name
+    assert set(catalog["groups"]["stdlib-c"]) == set(catalog["custom"])

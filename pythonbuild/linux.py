@@ -16,7 +16,7 @@ from .fetch import default_mirrors, fetch_source
 from .images import ensure_build_image, planned_build_image
 from .packages import Workspace, run_step
 from .paths import ROOT
-from .plan import BuildPlan, BuildRequest, make_plan, release_tag
+from .plan import BuildPlan, BuildRequest, cpython_build_epoch, make_plan, release_tag
 from .registry import load_registry
 
 
@@ -56,9 +56,10 @@ def build_linux(config: LinuxBuildConfig) -> None:
     tag, epoch = release_tag()
     if config.tag:
         tag = config.tag
+    build_epoch = cpython_build_epoch()
     if os.environ.get("SOURCE_DATE_EPOCH"):
-        epoch = int(os.environ["SOURCE_DATE_EPOCH"])
-    request = BuildRequest(config.target, config.python, config.options, tag, epoch)
+        epoch = build_epoch = int(os.environ["SOURCE_DATE_EPOCH"])
+    request = BuildRequest(config.target, config.python, config.options, tag, epoch, build_epoch)
     registry = load_registry()
     run_name = f"{config.target.triple}-{config.python}-{config.options.name}"
     log_dir = ROOT / "build" / "logs" / run_name

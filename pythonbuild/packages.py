@@ -48,7 +48,7 @@ def _step_env(plan: BuildPlan, step: Step, jobs: int) -> dict[str, str]:
         "PREFIX": DEPS_PREFIX,
         "JOBS": str(jobs),
         "SOURCE_DATE_EPOCH": str(
-            request.source_date_epoch if step.name == "cpython" else DEPENDENCY_SOURCE_DATE_EPOCH
+            request.cpython_epoch if step.name == "cpython" else DEPENDENCY_SOURCE_DATE_EPOCH
         ),
         **target_flags(request.target, request.options),
     }

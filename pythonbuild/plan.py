@@ -31,13 +31,22 @@ COMMON_SCRIPTS = ("common.sh",)
 DEPENDENCY_SOURCE_DATE_EPOCH = 946684800
 
 
+# What the CPython step's output depends on in this repository (besides the source tarballs).
+CPYTHON_BUILD_INPUTS = ("cpython-unix", "patches", "pythonbuild/resources/downloads.yml")
+
+
 @dataclass(frozen=True)
 class BuildRequest:
     target: Target
     python: str
     options: BuildOptions
     tag: str
-    source_date_epoch: int
+    source_date_epoch: int  # the distribution's: archive member times
+    build_epoch: int | None = None  # SOURCE_DATE_EPOCH inside the CPython build, if different
+
+    @property
+    def cpython_epoch(self) -> int:
+        return self.source_date_epoch if self.build_epoch is None else self.build_epoch
 
 
 @dataclass
@@ -150,11 +159,32 @@ def make_plan(request: BuildRequest, registry: Registry, image_tag: str) -> Buil
         **flags,
         **cpython_features(request),
         "options": request.options.name,
-        "epoch": request.source_date_epoch,
+        "epoch": request.cpython_epoch,
     }
     cpython.key = step_key(image_tag, cpython, request, [keys[d] for d in packages], cpython_flags)
     steps.append(cpython)
     return BuildPlan(request, image_tag, steps)
+
+
+def _last_commit_time(root: Path, paths: tuple[str, ...] = ()) -> int:
+    out = subprocess.run(
+        ["git", "-C", str(root), "log", "-1", "--format=%ct", "--", *paths],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    return int(out)
+
+
+def cpython_build_epoch(root: Path = ROOT) -> int | None:
+    """SOURCE_DATE_EPOCH for the CPython step: the last commit that changed its inputs.
+
+    The interpreter embeds this date (``sys.version``'s build date). Taking it from the commit
+    that last changed the build's inputs, rather than from the project's last commit, keeps a
+    cached interpreter valid across commits that only touch the driver, tests or docs.
+    """
+    try:
+        return _last_commit_time(root, CPYTHON_BUILD_INPUTS)
+    except (subprocess.CalledProcessError, ValueError, FileNotFoundError):
+        return None
 
 
 def release_tag(root: Path = ROOT) -> tuple[str, int]:
@@ -164,11 +194,7 @@ def release_tag(root: Path = ROOT) -> tuple[str, int]:
     outputs identically.
     """
     try:
-        out = subprocess.run(
-            ["git", "-C", str(root), "log", "-1", "--format=%ct"],
-            capture_output=True, text=True, check=True,
-        ).stdout.strip()  # fmt: skip
-        epoch = int(out)
+        epoch = _last_commit_time(root)
     except (subprocess.CalledProcessError, ValueError, FileNotFoundError):
         raise BuildError(
             "cannot read the project's last commit time (needed for the release tag); "

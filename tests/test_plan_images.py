@@ -180,3 +180,21 @@ def test_stage_times_are_read_from_the_step_log(tmp_path):
         ("configure", 41),
         ("PGO: training run (PROFILE_TASK) and profile merge", 300),
     ]
+
+
+def test_cpython_step_key_follows_the_build_epoch_not_the_release_epoch():
+    def cpython_key(release_epoch, build_epoch):
+        request = plan.BuildRequest(
+            TARGET, "3.13", BuildOptions(), "20231114", release_epoch, build_epoch
+        )
+        return plan.make_plan(request, load_registry(), "img:1").step("cpython").key
+
+    # A commit that changes only the driver, tests or docs moves the release epoch alone.
+    assert cpython_key(1_700_000_000, 1_600_000_000) == cpython_key(1_800_000_000, 1_600_000_000)
+    assert cpython_key(1_700_000_000, 1_600_000_000) != cpython_key(1_700_000_000, 1_650_000_000)
+
+
+def test_cpython_build_epoch_is_the_last_change_to_build_inputs():
+    release = plan.release_tag()[1]
+    build = plan.cpython_build_epoch()
+    assert build is not None and build <= release

@@ -17,7 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..archive import PUBLISHED_OPTIMIZATION
 from ..errors import BuildError, UsageError
+from ..options import parse_options
 
 LABEL_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]*")
 ARCHIVE_SUFFIXES = (".tar.zst", ".tar.gz", ".tgz")
@@ -109,7 +111,7 @@ def label_from_archive_name(name: str) -> str | None:
     """``cpython-3.13.15+20261121-x86_64-unknown-linux-gnu-pgo+lto-full.tar.zst`` -> ``3.13.15-pgo+lto``.
 
     The options are the part between the target triple and ``-full`` (they never contain '-');
-    install_only archives are labelled with their flavour (``3.13.15-install_only``).
+    install_only archives are labelled with the options they were built with, too.
     """
     for suffix in ARCHIVE_SUFFIXES:
         if name.endswith(suffix):
@@ -125,8 +127,24 @@ def label_from_archive_name(name: str) -> str | None:
         return f"{version}-{rest.removesuffix('-full').rsplit('-', 1)[-1]}"
     for flavour in ("install_only_stripped", "install_only"):
         if rest.endswith("-" + flavour):
-            return f"{version}-{flavour}"
+            return f"{version}-{_install_only_options(rest.removesuffix('-' + flavour))}"
     return None
+
+
+def _install_only_options(head: str) -> str:
+    """The build options of an install_only archive, from the name part before the flavour.
+
+    ``...-gnu-noopt`` names its options; ``...-gnu-freethreaded`` and a bare triple are PBS's
+    names for the pgo+lto builds (see pythonbuild.archive.archive_name).
+    """
+    last = head.rsplit("-", 1)[-1]
+    try:
+        parse_options(last, implemented_only=False)
+    except UsageError:
+        return PUBLISHED_OPTIMIZATION
+    if last == "freethreaded":
+        return f"freethreaded+{PUBLISHED_OPTIMIZATION}"
+    return last
 
 
 def label_from_directory(path: Path) -> str:

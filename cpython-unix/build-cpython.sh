@@ -66,6 +66,11 @@ if [[ "${WITH_BOLT:-0}" == 1 ]]; then
     # safely: those dispatching with computed gotos in position-independent code
     # (_PyEval_EvalFrameDefault and the sre_ucs{1,2,4}_match regex loops).
     configure_args+=(--enable-bolt)
+    # llvm-bolt finds its instrumentation runtime (libbolt_rt_instr.a) relative to the path it
+    # was started from, so configure must record the real location, not a symlink on PATH.
+    LLVM_BOLT=$(readlink -f "$(command -v llvm-bolt)")
+    MERGE_FDATA=$(readlink -f "$(command -v merge-fdata)")
+    export LLVM_BOLT MERGE_FDATA
 fi
 if [[ "${WITH_TAIL_CALL_INTERP:-0}" == 1 ]]; then
     configure_args+=(--with-tail-call-interp)

@@ -43,6 +43,7 @@ BUILD_PACKAGES = [
     f"llvm-{LLVM_VERSION}",
     f"libclang-rt-{LLVM_VERSION}-dev",
     f"bolt-{LLVM_VERSION}",  # llvm-bolt and merge-fdata for BOLT-optimized pgo builds
+    f"libbolt-{LLVM_VERSION}-dev",  # libbolt_rt_instr.a, the runtime of BOLT-instrumented binaries
     "autoconf",
     "automake",
     "bison",

@@ -143,15 +143,20 @@ def test_cpython_step_gets_bolt_and_tail_calls_where_they_apply(python, options,
     from pythonbuild.options import parse_options
     from pythonbuild.packages import _step_env
 
-    request = plan.BuildRequest(TARGET, python, parse_options(options), "20231114", 1)
-    p = plan.make_plan(request, load_registry(), "img:1")
-    env = _step_env(p, p.step("cpython"), 2)
+    def env_for(target):
+        request = plan.BuildRequest(target, python, parse_options(options), "20231114", 1)
+        p = plan.make_plan(request, load_registry(), "img:1")
+        return _step_env(p, p.step("cpython"), 2)
+
+    env = env_for(replace(TARGET, bolt=True))
     assert (env["BUILD_OPTIONS"], env["WITH_BOLT"], env["WITH_TAIL_CALL_INTERP"]) == (
         options,
         bolt,
         tail_call,
     )
     assert env["PYTHON_VERSION"] == python
+    # A target without BOLT never gets it.
+    assert env_for(replace(TARGET, bolt=False))["WITH_BOLT"] == "0"
 
 
 def test_options_and_march_give_separate_cache_entries():

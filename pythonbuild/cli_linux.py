@@ -32,7 +32,11 @@ class LinuxBuildConfig:
 
 def _parser() -> argparse.ArgumentParser:
     targets = sorted(load_targets())
-    pythons = load_registry().python_versions()
+    registry = load_registry()
+    pythons = registry.python_versions()
+    # The newest version whose pinned tarball is the upstream release (checked identical), not
+    # one pinned to bytes only a mirror has vouched for (see docs/sources.md).
+    default_python = [v for v in pythons if registry.cpython(v).origin == "upstream"][-1]
     parser = argparse.ArgumentParser(
         prog="build-linux.py",
         description="Build a standalone, relocatable CPython distribution in containers.",
@@ -47,7 +51,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--target", default="x86_64-unknown-linux-gnu", metavar="TRIPLE",
                         help="target triple (default: %(default)s)")  # fmt: skip
-    parser.add_argument("--python", default=pythons[-1], metavar="X.Y",
+    parser.add_argument("--python", default=default_python, metavar="X.Y",
                         help="Python minor version (default: %(default)s)")  # fmt: skip
     parser.add_argument("--options", default="noopt", help="build options (default: %(default)s)")
     parser.add_argument(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -109,6 +110,13 @@ def parse_args(argv: list[str]) -> LinuxBuildConfig:
     )
 
 
+_CLEANUP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
+
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     try:
@@ -118,6 +126,9 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code
     from .linux import build_linux  # imported late: --help and bad input stay fast
 
+    # `kill` and a closed terminal clean up like Ctrl-C: the running build container is removed
+    # and no partial artifact is kept (otherwise the container would go on building unseen).
+    previous = {signum: signal.signal(signum, _raise_interrupt) for signum in _CLEANUP_SIGNALS}
     try:
         build_linux(config)
     except BuildError as exc:
@@ -128,4 +139,7 @@ def main(argv: list[str] | None = None) -> int:
             "error: interrupted; rerun the same command to continue from the cache", file=sys.stderr
         )
         return 130
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
     return 0

@@ -41,8 +41,9 @@ from .relocate import make_relocatable
 
 FULL_ARCHIVE_ORDER = ["PYTHON.json", "install", "build", "licenses"]
 # Code whose change changes the archives even when no build step reruns.
+# The driver's modules and data files (not its subpackages, such as the benchmark tool).
 ASSEMBLY_CODE = sorted((ROOT / "pythonbuild").glob("*.py")) + sorted(
-    (ROOT / "pythonbuild" / "resources").iterdir()
+    p for p in (ROOT / "pythonbuild" / "resources").iterdir() if p.is_file()
 )
 
 

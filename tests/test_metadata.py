@@ -499,3 +499,12 @@ def test_pthread_driver_flag_is_the_pthread_system_library():
     links, objs = parse_links(["-L/tools/deps/lib", "-llzma", "-pthread"], {"lzma"}, {}, "_lzma")
     assert [(link.name, link.bundled) for link in links] == [("lzma", True), ("pthread", False)]
     assert objs == []
+
+
+def test_assembly_stamp_reads_only_files():
+    """The up-to-date stamp hashes the assembly code; a resources subfolder must not break it."""
+    from pythonbuild.assemble import ASSEMBLY_CODE
+
+    assert ASSEMBLY_CODE and all(path.is_file() for path in ASSEMBLY_CODE)
+    names = {path.name for path in ASSEMBLY_CODE}
+    assert {"assemble.py", "downloads.yml", "python-json-v8.schema.json"} <= names

@@ -26,6 +26,7 @@ from .archive import (
 from .buildinfo import collect_build_artifacts, layout_build_objects
 from .elf import ElfInfo, newest_glibc_version, scan_tree
 from .errors import BuildError
+from .images import LLVM_VERSION
 from .metadata import (
     build_info_section,
     build_python_json,
@@ -177,8 +178,10 @@ def assemble_distribution(
     write_licenses(python_dir / "licenses", sources, lambda source: tarball_of[source.name])
 
     modules = extension_modules_for(request.python)
+    # LTO builds ship LLVM bitcode objects: relinking them needs this LLVM (or newer).
+    object_format = f"llvm-bitcode:{LLVM_VERSION}" if options.lto else "elf"
     build_info = build_info_section(
-        artifacts, facts, registry, extension_libraries(modules), options
+        artifacts, facts, registry, extension_libraries(modules), options, object_format
     )
     interpreter = install / "bin" / f"python{facts['python_version_short']}{facts['abiflags']}"
     links_libpython = any(

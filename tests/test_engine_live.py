@@ -21,6 +21,10 @@ def no_other_engine(monkeypatch):
     monkeypatch.delenv("DOCKER_HOST", raising=False)
     if engine.SYSTEM_SOCKET.exists() and engine._try_client(f"unix://{engine.SYSTEM_SOCKET}"):
         pytest.skip("a system Docker engine is running; the private engine would not be used")
+    if engine._private_socket().exists() and engine._try_client(
+        f"unix://{engine._private_socket()}"
+    ):
+        pytest.skip("another build's private engine is running; killing it would break that build")
 
 
 def test_killed_private_engine_does_not_block_the_next_run(no_other_engine):

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import BuildError, UsageError
+from .errors import UsageError, run_command
 from .options import BuildOptions, parse_options, valid_choices
 from .packages import default_jobs
 from .paths import DEFAULT_DIST, default_cache_dir
@@ -110,36 +109,17 @@ def parse_args(argv: list[str]) -> LinuxBuildConfig:
     )
 
 
-_CLEANUP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+def _build(config: LinuxBuildConfig) -> None:
+    from .linux import build_linux  # imported late: --help and bad input stay fast
 
-
-def _raise_interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
+    build_linux(config)
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    try:
-        config = parse_args(argv)
-    except UsageError as exc:
-        print(f"build-linux.py: error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    from .linux import build_linux  # imported late: --help and bad input stay fast
-
-    # `kill` and a closed terminal clean up like Ctrl-C: the running build container is removed
-    # and no partial artifact is kept (otherwise the container would go on building unseen).
-    previous = {signum: signal.signal(signum, _raise_interrupt) for signum in _CLEANUP_SIGNALS}
-    try:
-        build_linux(config)
-    except BuildError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        print(
-            "error: interrupted; rerun the same command to continue from the cache", file=sys.stderr
-        )
-        return 130
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-    return 0
+    return run_command(
+        "build-linux.py",
+        sys.argv[1:] if argv is None else argv,
+        parse_args,
+        _build,
+        interrupted_hint="; rerun the same command to continue from the cache",
+    )

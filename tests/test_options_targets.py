@@ -128,3 +128,19 @@ def test_v4_build_on_a_v2_host_is_refused_in_one_line(monkeypatch, tmp_path, cap
     assert err.count("\n") == 1
     assert "lacks avx2" in err or "lacks" in err
     assert not (tmp_path / "dist").exists()
+
+
+def test_kill_ends_a_command_like_ctrl_c_and_restores_the_handlers(capsys):
+    import os
+    import signal
+
+    from pythonbuild.errors import run_command
+
+    def killed(config):
+        os.kill(os.getpid(), signal.SIGTERM)
+        raise AssertionError("SIGTERM should have interrupted the command")
+
+    before = signal.getsignal(signal.SIGTERM)
+    assert run_command("prog", [], lambda argv: None, killed, "; rerun") == 130
+    assert capsys.readouterr().err == "error: interrupted; rerun\n"
+    assert signal.getsignal(signal.SIGTERM) is before

@@ -6,7 +6,6 @@ import argparse
 import os
 import platform
 import shutil
-import signal
 import sys
 import time
 from dataclasses import dataclass
@@ -14,7 +13,7 @@ from importlib import metadata
 from pathlib import Path
 
 from .. import log
-from ..errors import BuildError, UsageError
+from ..errors import BuildError, UsageError, run_command
 from ..paths import ROOT
 from .benchmarks import (
     DEFAULT_SELECTION,
@@ -252,10 +251,6 @@ def _interpreters(config: BenchConfig, work_dir: Path, env: dict[str, str]) -> l
     return interpreters
 
 
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt(signal.Signals(signum).name)
-
-
 def run(config: BenchConfig) -> int:
     from . import venvs
     from .chart import write_chart
@@ -289,9 +284,6 @@ def run(config: BenchConfig) -> int:
         f"{settings.values} values); raw results in {run_dir}"
     )
     pins = [f"pyperf=={catalog.pyperf_version}"]
-    # Killed politely (kill, a closed terminal), still unmount and stop the benchmark processes.
-    for signum in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, _interrupt)
     chroot_roots = sorted({i.chroot for i in interpreters if i.chroot})
     try:
         with chroot_mounts(chroot_roots, work_dir):
@@ -378,14 +370,6 @@ def run(config: BenchConfig) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    try:
-        config = parse_args(argv)
-    except UsageError as exc:
-        print(f"bench: error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    try:
-        return run(config)
-    except BuildError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
+    # run_command also ends the run on kill or a closed terminal like Ctrl-C, so the chroot
+    # mounts are undone and the benchmark processes stopped.
+    return run_command("bench", sys.argv[1:] if argv is None else argv, parse_args, run)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from .. import log
 from ..debian import debian_mirror_uri, ensure_host_tool
-from ..errors import BuildError, UsageError
+from ..errors import BuildError, UsageError, run_command
 from ..paths import ROOT
 from .chroot import mounts_below
 
@@ -168,23 +168,25 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(sys.argv[1:] if argv is None else argv)
-    try:
-        if not _PACKAGE_NAME.fullmatch(args.package):
-            raise UsageError(f"--package {args.package}: expected python3.X, e.g. python3.13")
-        if not re.fullmatch(r"[a-z][a-z0-9-]*", args.suite):
-            raise UsageError(f"--suite {args.suite}: expected a Debian suite name, e.g. trixie")
-        dest = (args.dest or default_dest(args.suite, args.package)).absolute()
-        version = make_debian_python(
-            args.suite, dest, args.package, ROOT / "build" / "logs" / "bench"
-        )
-    except BuildError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
+def _parse_args(argv: list[str]) -> argparse.Namespace:
+    args = _parser().parse_args(argv)
+    if not _PACKAGE_NAME.fullmatch(args.package):
+        raise UsageError(f"--package {args.package}: expected python3.X, e.g. python3.13")
+    if not re.fullmatch(r"[a-z][a-z0-9-]*", args.suite):
+        raise UsageError(f"--suite {args.suite}: expected a Debian suite name, e.g. trixie")
+    return args
+
+
+def _make(args: argparse.Namespace) -> int:
+    dest = (args.dest or default_dest(args.suite, args.package)).absolute()
+    version = make_debian_python(args.suite, dest, args.package, ROOT / "build" / "logs" / "bench")
     label = "debian-" + args.package.removeprefix("python")
     print(f"Debian {args.suite} {args.package} {version} is in {dest}")
     print("Use it as a reference with:")
     print(f"  python -m pythonbuild bench ... --python {label}=/usr/bin/{args.package} "
           f"--chroot {label}={dest}")  # fmt: skip
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_command("debian-python", sys.argv[1:] if argv is None else argv, _parse_args, _make)

@@ -96,6 +96,10 @@ cat Modules/Setup.local
 # Regenerate the Makefile from the new Setup.local before building.
 make -s Makefile Modules/config.c
 
+# The training set of PGO and BOLT (CPython's default PROFILE_TASK), each test in its own worker
+# process so training uses every core.
+training_task="-m test --pgo -j${JOBS} --timeout="
+
 if [[ "${optimization}" == pgo* ]]; then
     # CPython's profile-opt, one stage at a time so the log shows what each costs.
     profile_gen_overrides=()
@@ -118,9 +122,8 @@ MAKE
     fi
     stage "PGO: instrumented build"
     make -j"${JOBS}" profile-gen-stamp "${profile_gen_overrides[@]}"
-    # Each test in its own worker process: the training run uses every core.
     stage "PGO: training run (PROFILE_TASK) and profile merge"
-    make profile-run-stamp "${profile_gen_overrides[@]}" PROFILE_TASK="-m test --pgo -j${JOBS} --timeout="
+    make profile-run-stamp "${profile_gen_overrides[@]}" PROFILE_TASK="${training_task}"
     stage "PGO: optimized build"
     make -j"${JOBS}" profile-opt
 else
@@ -147,10 +150,11 @@ if [[ "${WITH_BOLT:-0}" == 1 ]]; then
     # loses only that test's profile, and such a crash does not stop the build...
     stage "BOLT: instrument, train, optimize python"
     make profile-bolt-stamp BOLT_BINARIES='$(BUILDPYTHON)' \
-        PROFILE_TASK="-m test --pgo -j${JOBS} --timeout= || echo 'BOLT training: some tests failed under the instrumented binary; the other profiles are used'"
+        PROFILE_TASK="${training_task} || echo 'BOLT training: some tests failed under the instrumented binary; the other profiles are used'"
     # ... but the optimized binary must pass the whole training set.
     stage "BOLT: run the training set with the optimized python"
-    ./python -m test --pgo -j"${JOBS}" --timeout=
+    # shellcheck disable=SC2086 # training_task is a list of words
+    ./python ${training_task}
 fi
 
 stage install

@@ -27,7 +27,7 @@ from .versions import version_matches
 COMMON_SCRIPTS = ("common.sh",)
 # SOURCE_DATE_EPOCH for library builds (2000-01-01). Library artifacts are shared by builds of
 # any project commit, so what they embed (OpenSSL's "built on" date) must not depend on the
-# commit; only the CPython step gets the commit's time.
+# commit; only the CPython step gets a commit's time (cpython_build_epoch).
 DEPENDENCY_SOURCE_DATE_EPOCH = 946684800
 
 
@@ -157,8 +157,7 @@ def make_plan(request: BuildRequest, registry: Registry, image_tag: str) -> Buil
     )
     cpython_flags = {
         **flags,
-        **cpython_features(request),
-        "options": request.options.name,
+        **cpython_features(request),  # BUILD_OPTIONS among them
         "epoch": request.cpython_epoch,
     }
     cpython.key = step_key(image_tag, cpython, request, [keys[d] for d in packages], cpython_flags)

@@ -34,6 +34,8 @@ _ENTRY_SCHEMA = {
         "license_file": {"type": "string"},
         "depends": {"type": "array", "items": {"type": "string"}},
         "strip_components": {"type": "integer", "minimum": 0},
+        # CPE 2.3 vendor:product, as NVD names the project (SBOM identity, not a build input)
+        "cpe": {"type": "string", "pattern": "^[a-z0-9_.\\-]+:[a-z0-9_.\\-]+$"},
     },
 }
 REGISTRY_SCHEMA = {"type": "object", "additionalProperties": _ENTRY_SCHEMA}
@@ -55,6 +57,7 @@ class Source:
     debian_package: str | None = None
     debian_file: str | None = None
     strip_components: int = 1
+    cpe: str | None = None  # "vendor:product"
     extra: dict = field(default_factory=dict, compare=False, hash=False)
 
     @property
@@ -144,6 +147,7 @@ def parse_registry(data: dict) -> Registry:
             debian_package=debian.get("package"),
             debian_file=debian.get("file"),
             strip_components=entry.get("strip_components", 1),
+            cpe=entry.get("cpe"),
         )
     registry = Registry(sources)
     for source in sources.values():

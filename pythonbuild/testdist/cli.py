@@ -1,0 +1,230 @@
+"""Command line of ``python -m pythonbuild test-dist``: parse, check the archive, then test it."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from .. import log
+from ..errors import UsageError, run_command
+from ..paths import ROOT
+from .distribution import Distribution, extract, inspect_archive
+from .exclusions import Exclusion, exclusions_for, load_exclusions
+from .regrtest import RegrtestSettings, run_regrtest
+from .results import SKIPPED, CaseResult, Tally, summary_line, write_junit
+from .smoke import run_smoke_on_host
+
+DEFAULT_OUTPUT_PARENT = ROOT / "build" / "test-dist"
+EXCLUDED_SUITE = "regrtest-excluded"
+
+
+@dataclass(frozen=True)
+class TestDistConfig:
+    archive: Path
+    regrtest: bool
+    containers: tuple[str, ...]
+    output_dir: Path | None
+    junit_xml: Path | None
+    settings: RegrtestSettings
+    keep_work: bool
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(message)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="python -m pythonbuild test-dist",
+        description=(
+            "Extract a distribution archive to a fresh directory and test it: smoke tests with "
+            "its own interpreter, optionally CPython's regression suite, or the smoke tests "
+            "inside bare containers of other Linux systems. Writes a JUnit XML file and prints "
+            "a one-line summary; exits 1 when a test failed."
+        ),
+    )
+    parser.add_argument(
+        "archive",
+        type=Path,
+        help="a -full.tar.zst or -install_only.tar.gz archive from build-linux.py",
+    )
+    parser.add_argument(
+        "--regrtest",
+        action="store_true",
+        help="also run CPython's regression suite (full archives; tens of minutes)",
+    )
+    parser.add_argument(
+        "--in-container",
+        dest="containers",
+        action="append",
+        default=[],
+        metavar="SUITE",
+        help="run the smoke tests in a bare Debian SUITE "
+        "container (e.g. bullseye, trixie) instead of on this machine; repeatable",
+    )
+    parser.add_argument("--junit-xml", type=Path, help="JUnit file (default: OUTPUT/junit.xml)")
+    parser.add_argument(
+        "--output",
+        type=Path,
+        dest="output_dir",
+        help="directory for the JUnit file and logs (default: build/test-dist/<archive name>)",
+    )
+    parser.add_argument(
+        "-j",
+        "--jobs",
+        type=int,
+        default=RegrtestSettings.jobs,
+        help="regrtest worker processes (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=int,
+        default=RegrtestSettings.timeout,
+        help="regrtest's limit per test file in seconds (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--keep-work",
+        action="store_true",
+        help="keep the extracted distribution (its path is printed)",
+    )
+    return parser
+
+
+def parse_args(argv: list[str]) -> TestDistConfig:
+    from .container import check_suite_name
+
+    ns = _parser().parse_args(argv)
+    if ns.regrtest and ns.containers:
+        raise UsageError("--regrtest runs on this machine only; leave out --in-container for it")
+    if ns.jobs < 0 or ns.timeout <= 0:
+        raise UsageError("--jobs must be >= 0 and --timeout > 0")
+    return TestDistConfig(
+        archive=ns.archive.expanduser().resolve(),
+        regrtest=ns.regrtest,
+        containers=tuple(dict.fromkeys(check_suite_name(s) for s in ns.containers)),
+        output_dir=ns.output_dir,
+        junit_xml=ns.junit_xml,
+        settings=RegrtestSettings(jobs=ns.jobs, timeout=ns.timeout),
+        keep_work=ns.keep_work,
+    )
+
+
+def _archive_stem(archive: Path) -> str:
+    for suffix in (".tar.zst", ".tar.gz"):
+        if archive.name.endswith(suffix):
+            return archive.name.removesuffix(suffix)
+    return archive.name
+
+
+def _excluded_cases(exclusions: list[Exclusion]) -> list[CaseResult]:
+    return [
+        CaseResult(EXCLUDED_SUITE, e.test, SKIPPED, message=f"excluded: {e.reason}")
+        for e in exclusions
+    ]
+
+
+def _run_checks(
+    config: TestDistConfig,
+    dist: Distribution,
+    work: Path,
+    output: Path,
+    exclusions: list[Exclusion],
+) -> list[CaseResult]:
+    metadata_file = work / "PYTHON.json"
+    metadata_file.write_text(json.dumps(dist.metadata))
+    cases: list[CaseResult] = []
+    if config.containers:
+        from ..engine import connect
+        from .container import run_smoke_in_container
+
+        # One extraction serves every container (they receive a copy as a tar stream).
+        install = extract(dist, work / "extracted")
+        engine = connect()
+        try:
+            for suite in config.containers:
+                cases += run_smoke_in_container(
+                    engine, suite, install, metadata_file, work, output / "logs"
+                )
+        finally:
+            engine.close()
+        return cases
+    # Smoke tests run from a path with a space, like a user's "My Programs".
+    install = extract(dist, work / "smoke dir")
+    with log.step(f"smoke tests of {dist.label}"):
+        cases += run_smoke_on_host(
+            dist.python(work / "smoke dir"),
+            metadata_file,
+            work / "smoke-results.json",
+            output / "smoke.log",
+        )
+    if config.regrtest:
+        # The suite runs from a plain path: its own tests of quoting are not what is tested here.
+        regrtest_dir = work / "regrtest"
+        extract(dist, regrtest_dir)
+        log.info(
+            f"regression suite: {len(exclusions)} exclusions for {dist.python_minor} "
+            f"{dist.target} {dist.options}; log: {output / 'regrtest.log'}"
+        )
+        started = time.monotonic()
+        cases += run_regrtest(
+            dist.python(regrtest_dir), exclusions, config.settings, work, output / "regrtest.log"
+        )
+        log.info(f"regression suite: {log.format_seconds(time.monotonic() - started)}")
+    del install
+    return cases
+
+
+def run(config: TestDistConfig) -> int:
+    started = time.monotonic()
+    dist = inspect_archive(config.archive)
+    if config.regrtest and not dist.full:
+        raise UsageError(
+            f"{dist.archive.name}: install_only archives leave out the test suite; "
+            "give the -full.tar.zst archive for --regrtest"
+        )
+    exclusions = (
+        exclusions_for(load_exclusions(), dist.python_minor, dist.target, dist.options)
+        if config.regrtest
+        else []
+    )
+    output = config.output_dir or DEFAULT_OUTPUT_PARENT / _archive_stem(dist.archive)
+    output.mkdir(parents=True, exist_ok=True)
+    junit = config.junit_xml or output / "junit.xml"
+    work = Path(tempfile.mkdtemp(prefix="test-dist-"))
+    try:
+        cases = _run_checks(config, dist, work, output, exclusions)
+    finally:
+        if config.keep_work:
+            log.info(f"kept the extracted distribution and scratch files in {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+    write_junit(junit, f"test-dist {dist.label}", cases + _excluded_cases(exclusions))
+    failed = [c for c in cases if c.outcome == "failed"]
+    for case in failed:
+        print(f"FAILED {case.suite} {case.name}: {case.message}")
+    where = ", ".join(f"in {s}" for s in config.containers) or "on this machine"
+    parts = "smoke" + (" + regrtest" if config.regrtest else "")
+    print(
+        summary_line(
+            f"test-dist {dist.label} ({parts} {where})",
+            Tally.of(cases, excluded=len(exclusions)),
+            time.monotonic() - started,
+        )
+        + f"; JUnit: {junit}"
+    )
+    return 1 if failed else 0
+
+
+def main(argv: list[str]) -> int:
+    return run_command("python -m pythonbuild test-dist", argv, parse_args, run)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main(sys.argv[1:]))

@@ -1,0 +1,134 @@
+"""The regression-suite exclusion list: data in ``resources/testdist/exclusions.yml``.
+
+Layout: Python minor version -> target pattern (``fnmatch``, e.g. ``x86_64*-unknown-linux-gnu``
+or ``*``) -> list of entries. An entry leaves out either a whole test file (``module: test_xxx``,
+passed to regrtest as ``-x``) or test cases (``case: test.test_os.FileTests.test_access`` or a
+glob such as ``test.test_os.*.test_chown*``, written to an ``--ignorefile``), and always says
+why (``reason``). Optional ``options`` (fnmatch patterns of build options, e.g.
+``freethreaded+*``) limit an entry to some builds.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from ..errors import BuildError
+from ..paths import RESOURCES
+
+EXCLUSIONS_FILE = RESOURCES / "testdist" / "exclusions.yml"
+
+# regrtest's -x compares against test file names without their package (findtests' ``mod``).
+_MODULE_NAME = re.compile(r"test_\w+")
+# Case ids as regrtest reports them; a pattern with a dot and no wildcard must be a full id.
+_CASE_ID = re.compile(r"test\.[\w.]+|[\w.*?\[\]]*[*?\[][\w.*?\[\]]*")
+_ENTRY_KEYS = {"module", "case", "reason", "options"}
+
+
+@dataclass(frozen=True)
+class Exclusion:
+    kind: str  # "module" or "case"
+    test: str
+    reason: str
+    targets: str  # the target pattern the entry was listed under
+    options: tuple[str, ...] = ()  # empty: every build
+
+    def applies_to(self, target: str, options: str) -> bool:
+        if not fnmatch.fnmatchcase(target, self.targets):
+            return False
+        return not self.options or any(fnmatch.fnmatchcase(options, o) for o in self.options)
+
+
+def _entry(raw: object, where: str, targets: str) -> Exclusion:
+    if not isinstance(raw, dict):
+        raise BuildError(f"{where}: an entry must be a mapping with module/case and reason")
+    unknown = set(raw) - _ENTRY_KEYS
+    if unknown:
+        raise BuildError(
+            f"{where}: unknown keys {sorted(unknown)} (allowed: {sorted(_ENTRY_KEYS)})"
+        )
+    kinds = [k for k in ("module", "case") if k in raw]
+    if len(kinds) != 1:
+        raise BuildError(f"{where}: give exactly one of 'module' or 'case'")
+    kind = kinds[0]
+    test = str(raw[kind]).strip()
+    reason = str(raw.get("reason") or "").strip()
+    if not reason:
+        raise BuildError(f"{where} ({test}): every exclusion needs a reason")
+    pattern = _MODULE_NAME if kind == "module" else _CASE_ID
+    if not pattern.fullmatch(test):
+        expected = (
+            "a test file name like test_tkinter (no package prefix)"
+            if kind == "module"
+            else "a full test id like test.test_os.FileTests.test_access, or a glob pattern"
+        )
+        raise BuildError(f"{where}: {kind} {test!r} is not {expected}")
+    options = raw.get("options", ())
+    if isinstance(options, str):
+        options = (options,)
+    return Exclusion(kind, test, reason, targets, tuple(str(o) for o in options))
+
+
+def parse_exclusions(data: object, source: str = "exclusions") -> dict[str, list[Exclusion]]:
+    """Validate the whole document; returns Python minor version -> entries."""
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise BuildError(f"{source}: expected a mapping of Python versions")
+    result: dict[str, list[Exclusion]] = {}
+    for version, by_target in data.items():
+        version = str(version)
+        if not re.fullmatch(r"3\.\d+", version):
+            raise BuildError(f"{source}: {version!r} is not a Python minor version like 3.13")
+        if not isinstance(by_target, dict):
+            raise BuildError(f"{source}: {version}: expected target patterns mapping to lists")
+        entries = []
+        for targets, raw_entries in by_target.items():
+            if not isinstance(raw_entries, list):
+                raise BuildError(f"{source}: {version}/{targets}: expected a list of entries")
+            for index, raw in enumerate(raw_entries):
+                entries.append(_entry(raw, f"{source}: {version}/{targets}[{index}]", str(targets)))
+        seen: set[tuple[str, str, str]] = set()
+        for entry in entries:
+            key = (entry.kind, entry.test, entry.targets)
+            if key in seen:
+                raise BuildError(f"{source}: {version}/{entry.targets}: {entry.test} listed twice")
+            seen.add(key)
+        result[version] = entries
+    return result
+
+
+def load_exclusions(path: Path = EXCLUSIONS_FILE) -> dict[str, list[Exclusion]]:
+    try:
+        data = yaml.safe_load(path.read_text())
+    except OSError as exc:
+        raise BuildError(f"cannot read the exclusion list {path}: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise BuildError(f"{path} is not valid YAML: {' '.join(str(exc).split())}") from None
+    return parse_exclusions(data, str(path))
+
+
+def exclusions_for(
+    table: dict[str, list[Exclusion]], python_minor: str, target: str, options: str
+) -> list[Exclusion]:
+    return [e for e in table.get(python_minor, []) if e.applies_to(target, options)]
+
+
+def regrtest_arguments(exclusions: list[Exclusion], ignore_file: Path) -> list[str]:
+    """regrtest options that apply ``exclusions``; writes ``ignore_file`` when there are cases.
+
+    ``-x`` turns *every* positional argument into an exclusion, so these must come last.
+    """
+    args: list[str] = []
+    cases = sorted({e.test for e in exclusions if e.kind == "case"})
+    if cases:
+        ignore_file.write_text("".join(f"{case}\n" for case in cases))
+        args += ["--ignorefile", str(ignore_file)]
+    modules = sorted({e.test for e in exclusions if e.kind == "module"})
+    if modules:
+        args += ["-x", *modules]
+    return args

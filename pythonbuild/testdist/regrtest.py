@@ -1,0 +1,111 @@
+"""CPython's regression suite (``python -m test``) run from an extracted full distribution."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import BuildError
+from .exclusions import Exclusion, regrtest_arguments
+from .results import (
+    FAILED,
+    CaseResult,
+    file_level_cases,
+    parse_regrtest_output,
+    read_regrtest_junit,
+)
+
+# Resources a test run may use. Not enabled: network and urlfetch (builds and CI have no
+# network), gui and audio (no display or sound device), largefile (> 2 GiB of disk per test),
+# cpu and walltime (long tests of the interpreter's speed and timing, not of the distribution),
+# xpickle (needs older Pythons installed).
+RESOURCES = "all,-network,-urlfetch,-gui,-audio,-largefile,-cpu,-walltime,-xpickle"
+
+
+@dataclass(frozen=True)
+class RegrtestSettings:
+    jobs: int = 2
+    timeout: int = 900  # seconds per test file; the slowest file takes ~3 minutes on 2 cores
+    nice: int = 10
+
+
+def regrtest_command(
+    python: Path, settings: RegrtestSettings, junit: Path, exclusion_args: list[str]
+) -> list[str]:
+    cmd = ["nice", "-n", str(settings.nice)] if settings.nice else []
+    # --rerun: a file that fails runs once more, verbosely, alone; only failing twice counts
+    # (a 2-core machine under load makes some timing tests flaky) and the log shows the details.
+    cmd += [
+        str(python),
+        "-m",
+        "test",
+        f"-j{settings.jobs}",
+        "--timeout",
+        str(settings.timeout),
+        "-u",
+        RESOURCES,
+        "--rerun",
+        "--slowest",
+        "--junit-xml",
+        str(junit),
+    ]
+    return cmd + exclusion_args  # last: -x makes every following argument an exclusion
+
+
+def run_regrtest(
+    python: Path,
+    exclusions: list[Exclusion],
+    settings: RegrtestSettings,
+    work: Path,
+    log_file: Path,
+) -> list[CaseResult]:
+    """Run the suite; returns one case per test (plus per-file skips and failures)."""
+    tmp = work / "regrtest-tmp"
+    tmp.mkdir(parents=True, exist_ok=True)
+    junit = work / "regrtest-junit.xml"
+    cmd = regrtest_command(
+        python, settings, junit, regrtest_arguments(exclusions, work / "ignore.txt")
+    )
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "LANG": "C.UTF-8",
+        "TMPDIR": str(tmp),
+        "HOME": os.environ.get("HOME", str(tmp)),
+    }
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    lines = []
+    with log_file.open("w") as log:
+        log.write("$ " + " ".join(cmd) + "\n")
+        try:
+            process = subprocess.Popen(
+                cmd,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                errors="replace",
+                env=env,
+                cwd=tmp,
+            )
+        except OSError as exc:
+            raise BuildError(f"cannot run {python}: {exc.strerror or exc}") from None
+        assert process.stdout is not None
+        for line in process.stdout:
+            sys.stdout.write(line)
+            log.write(line)
+            lines.append(line)
+        status = process.wait()
+    cases = read_regrtest_junit(junit) if junit.exists() else []
+    cases += file_level_cases(parse_regrtest_output("".join(lines)), cases)
+    if status != 0 and not any(c.outcome == FAILED for c in cases):
+        cases.append(
+            CaseResult(
+                "regrtest",
+                "regrtest",
+                FAILED,
+                message=f"regrtest exited with status {status}; see {log_file}",
+            )
+        )
+    return cases

@@ -13,6 +13,8 @@ SUBCOMMANDS = {
               "benchmark distributions against reference interpreters"),
     "debian-python": ("pythonbuild.bench.debian_python", "requirements-bench.txt", "bench",
                       "make a Debian chroot with Debian's own python, a reference for bench"),
+    "validate": ("pythonbuild.validate.cli", "requirements.txt", "build",
+                 "check distribution archives without running them (docs/validation.md)"),
     "test-dist": ("pythonbuild.testdist.cli", "requirements.txt", "build",
                   "test a distribution archive: smoke tests, regrtest, other Linux systems"),
 }  # fmt: skip

@@ -1,4 +1,5 @@
-"""ELF facts about a distribution: libraries it needs, run paths, newest GLIBC symbol version."""
+"""ELF facts about a distribution: libraries it needs, run paths, newest GLIBC symbol version,
+the hardening the linker recorded, and the dynamic symbols it exports and imports."""
 
 from __future__ import annotations
 
@@ -10,10 +11,17 @@ from elftools.common.exceptions import ELFError
 from elftools.elf.dynamic import DynamicSection
 from elftools.elf.elffile import ELFFile
 from elftools.elf.gnuversions import GNUVerNeedSection
+from elftools.elf.sections import SymbolTableSection
 
 from .versions import version_tuple
 
 _GLIBC = re.compile(r"^GLIBC_(\d+(?:\.\d+)*)$")
+
+# Flag bits of the ELF gABI (DT_FLAGS, DT_FLAGS_1, p_flags).
+DF_TEXTREL = 0x4
+DF_BIND_NOW = 0x8
+DF_1_NOW = 0x1
+PF_X = 0x1
 
 
 @dataclass
@@ -21,9 +29,24 @@ class ElfInfo:
     path: Path
     machine: str
     elfclass: int
+    elf_type: str = "ET_NONE"  # ET_EXEC, ET_DYN (shared objects and PIEs), ET_REL (objects)
     needed: list[str] = field(default_factory=list)
     runpaths: list[str] = field(default_factory=list)
     glibc_versions: set[str] = field(default_factory=set)
+    # Program headers; None when the file has no such header.
+    gnu_stack_flags: int | None = None
+    has_relro: bool = False
+    # Dynamic section.
+    bind_now: bool = False  # DT_BIND_NOW, DF_BIND_NOW or DF_1_NOW
+    textrel: bool = False  # DT_TEXTREL or DF_TEXTREL: relocations that write to code pages
+    # Dynamic symbols: defined ones other objects can bind to, and undefined ones it binds to.
+    exported: set[str] = field(default_factory=set)
+    imported: set[str] = field(default_factory=set)
+
+    @property
+    def executable_stack(self) -> bool:
+        """Without PT_GNU_STACK the loader gives the process an executable stack."""
+        return self.gnu_stack_flags is None or bool(self.gnu_stack_flags & PF_X)
 
 
 def is_elf(path: Path) -> bool:
@@ -34,26 +57,64 @@ def is_elf(path: Path) -> bool:
         return False
 
 
+def read_elf_header(path: Path) -> ElfInfo:
+    """Only the file header: machine, class and type (cheap; for object files)."""
+    with path.open("rb") as handle:
+        elf = ELFFile(handle)
+        return ElfInfo(path, elf["e_machine"], elf.elfclass, elf["e_type"])
+
+
 def read_elf(path: Path) -> ElfInfo:
     with path.open("rb") as handle:
         elf = ELFFile(handle)
-        info = ElfInfo(path, elf["e_machine"], elf.elfclass)
+        info = ElfInfo(path, elf["e_machine"], elf.elfclass, elf["e_type"])
+        for segment in elf.iter_segments():
+            if segment["p_type"] == "PT_GNU_STACK":
+                info.gnu_stack_flags = segment["p_flags"]
+            elif segment["p_type"] == "PT_GNU_RELRO":
+                info.has_relro = True
         for section in elf.iter_sections():
             if isinstance(section, DynamicSection):
-                for tag in section.iter_tags():
-                    if tag.entry.d_tag == "DT_NEEDED":
-                        info.needed.append(tag.needed)
-                    elif tag.entry.d_tag == "DT_RPATH":
-                        info.runpaths.append(tag.rpath)
-                    elif tag.entry.d_tag == "DT_RUNPATH":
-                        info.runpaths.append(tag.runpath)
+                _read_dynamic(section, info)
             elif isinstance(section, GNUVerNeedSection):
                 for _verneed, auxiliaries in section.iter_versions():
                     for aux in auxiliaries:
                         match = _GLIBC.match(aux.name)
                         if match:
                             info.glibc_versions.add(match.group(1))
+            elif isinstance(section, SymbolTableSection) and section["sh_type"] == "SHT_DYNSYM":
+                _read_dynamic_symbols(section, info)
     return info
+
+
+def _read_dynamic(section: DynamicSection, info: ElfInfo) -> None:
+    for tag in section.iter_tags():
+        kind = tag.entry.d_tag
+        if kind == "DT_NEEDED":
+            info.needed.append(tag.needed)
+        elif kind == "DT_RPATH":
+            info.runpaths.append(tag.rpath)
+        elif kind == "DT_RUNPATH":
+            info.runpaths.append(tag.runpath)
+        elif kind == "DT_BIND_NOW":
+            info.bind_now = True
+        elif kind == "DT_TEXTREL":
+            info.textrel = True
+        elif kind == "DT_FLAGS":
+            info.bind_now |= bool(tag.entry.d_val & DF_BIND_NOW)
+            info.textrel |= bool(tag.entry.d_val & DF_TEXTREL)
+        elif kind == "DT_FLAGS_1":
+            info.bind_now |= bool(tag.entry.d_val & DF_1_NOW)
+
+
+def _read_dynamic_symbols(section: SymbolTableSection, info: ElfInfo) -> None:
+    for symbol in section.iter_symbols():
+        if not symbol.name or symbol["st_info"]["bind"] not in ("STB_GLOBAL", "STB_WEAK"):
+            continue
+        if symbol["st_shndx"] == "SHN_UNDEF":
+            info.imported.add(symbol.name)
+        elif symbol["st_other"]["visibility"] in ("STV_DEFAULT", "STV_PROTECTED"):
+            info.exported.add(symbol.name)
 
 
 def scan_tree(root: Path) -> list[ElfInfo]:

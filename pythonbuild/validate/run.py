@@ -1,0 +1,99 @@
+"""Open an archive for validation, run every rule, report."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from ..archive import extract_archive, open_distribution
+from ..errors import BuildError
+from ..metadata import FORMAT_VERSION
+from ..targets import load_targets
+from . import rules_document, rules_elf, rules_files
+from .findings import TOP, Distribution, Finding
+
+DOCUMENT_MEMBER = f"{TOP}/PYTHON.json"
+
+
+def _first_member(archive: Path) -> str:
+    with open_distribution(archive, verify=False) as tar:
+        for member in tar:
+            return member.name
+    raise BuildError(f"{archive}: the archive has no members")
+
+
+def _load_document(archive: Path, root: Path) -> dict:
+    path = root / "PYTHON.json"
+    if not path.is_file():
+        hint = (
+            " (install_only archives carry none; validate the -full.tar.zst)"
+            if "install_only" in archive.name
+            else ""
+        )
+        raise BuildError(f"{archive}: no {DOCUMENT_MEMBER}{hint}")
+    try:
+        doc = json.loads(path.read_text())
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BuildError(f"{archive}: {DOCUMENT_MEMBER} is not JSON ({exc})") from None
+    if not isinstance(doc, dict):
+        raise BuildError(f"{archive}: {DOCUMENT_MEMBER} is not a JSON object")
+    if doc.get("version") != FORMAT_VERSION:
+        raise BuildError(
+            f"{archive}: unknown PYTHON.json format version {doc.get('version')!r}; "
+            f"this validator reads version {FORMAT_VERSION}"
+        )
+    return doc
+
+
+def open_distribution_tree(
+    archive: Path, workdir: Path, expected_target: str | None
+) -> Distribution:
+    """Extract ``archive`` below ``workdir`` and read what the rules need; bad input raises a
+    BuildError with one line."""
+    first = _first_member(archive)
+    extract_archive(archive, workdir / "extracted")
+    root = workdir / "extracted" / TOP
+    if not root.is_dir():
+        raise BuildError(f"{archive}: no {TOP}/ directory; not a distribution archive")
+    doc = _load_document(archive, root)
+    triple = doc.get("target_triple")
+    targets = load_targets()
+    if expected_target and triple != expected_target:
+        raise BuildError(f"{archive}: built for {triple!r}, expected {expected_target}")
+    if triple not in targets:
+        raise BuildError(
+            f"{archive}: unknown target {triple!r} in PYTHON.json; known: "
+            f"{', '.join(sorted(targets))}"
+        )
+    return Distribution(archive, root, doc, targets[triple], first)
+
+
+def validate_tree(dist: Distribution) -> list[Finding]:
+    infos, findings = rules_elf.scan(dist)
+    findings += rules_document.check(dist)
+    findings += rules_elf.check(dist, infos)
+    findings += rules_files.check(dist)
+    return sorted(set(findings))
+
+
+def validate_archive(archive: Path, expected_target: str | None = None) -> list[Finding]:
+    """Every finding for ``archive`` (empty: it passes). Raises BuildError for bad input."""
+    with tempfile.TemporaryDirectory(prefix="validate-") as workdir:
+        dist = open_distribution_tree(archive, Path(workdir), expected_target)
+        return validate_tree(dist)
+
+
+def validate_or_fail(
+    archive: Path, expected_target: str | None = None, report: Callable[[str], None] = print
+) -> None:
+    """Validate ``archive``; report each finding, then raise BuildError if there were any."""
+    findings = validate_archive(archive, expected_target)
+    for finding in findings:
+        report(finding.line())
+    if findings:
+        raise BuildError(
+            f"{archive.name} failed validation with {len(findings)} finding(s) (listed above; "
+            "docs/validation.md explains each rule)"
+        )

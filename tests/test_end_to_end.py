@@ -15,69 +15,19 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import textwrap
-import time
-import zipfile
 from pathlib import Path
 
 import pytest
+from conftest import OPTIONS, PYTHON, TARGET, run_build
 
-from pythonbuild.archive import archive_name, extract_archive, open_distribution
+from pythonbuild.archive import extract_archive, open_distribution
 from pythonbuild.elf import newest_glibc_version, scan_tree
-from pythonbuild.options import parse_options
 from pythonbuild.targets import get_target
+from pythonbuild.testdist.smoke import run_smoke_on_host
 from pythonbuild.versions import version_tuple
 
 pytestmark = pytest.mark.slow
-
-ROOT = Path(__file__).resolve().parent.parent
-TARGET = os.environ.get("STANDALONE_PYTHON_E2E_TARGET", "x86_64-unknown-linux-gnu")
-PYTHON = os.environ.get("STANDALONE_PYTHON_E2E_PYTHON", "3.13")
-OPTIONS = parse_options(os.environ.get("STANDALONE_PYTHON_E2E_OPTIONS", "noopt"))
-COMMAND = [
-    str(ROOT / "build-linux.py"),
-    "--target",
-    TARGET,
-    "--python",
-    PYTHON,
-    "--options",
-    OPTIONS.name,
-]
-
-
-def _run_build(dist: Path) -> tuple[subprocess.CompletedProcess, float]:
-    started = time.monotonic()
-    result = subprocess.run(
-        [*COMMAND, "--dist", str(dist)], capture_output=True, text=True, check=False
-    )
-    elapsed = time.monotonic() - started
-    sys.stdout.write(result.stdout)
-    sys.stderr.write(result.stderr)
-    return result, elapsed
-
-
-# Check archives that are already built (e.g. dist/) instead of building: the build-behaviour
-# tests are skipped then.
-EXISTING_DIST = os.environ.get("STANDALONE_PYTHON_E2E_DIST")
-
-
-@pytest.fixture(scope="session")
-def build(tmp_path_factory) -> dict:
-    if EXISTING_DIST:
-        dist, elapsed = Path(EXISTING_DIST).resolve(), None
-    else:
-        dist = tmp_path_factory.mktemp("dist")
-        result, elapsed = _run_build(dist)
-        assert result.returncode == 0, f"build failed:\n{result.stderr[-4000:]}"
-        print(f"first build: {elapsed:.0f}s")
-    full = next(dist.glob(f"cpython-{PYTHON}.*-{TARGET}-{OPTIONS.name}-full.tar.zst"))
-    version, tag = full.name.removeprefix("cpython-").split("-", 1)[0].split("+")
-    install_only = dist / archive_name(
-        python_version=version, release_tag=tag, triple=TARGET, options=OPTIONS.name,
-        flavor="install_only",
-    )  # fmt: skip
-    return {"dist": dist, "full": full, "install_only": install_only, "first_time": elapsed}
 
 
 @pytest.fixture(scope="session")
@@ -205,45 +155,20 @@ def test_tls_handshake_with_bundled_openssl(python_home, tmp_path):
     assert "OpenSSL 3.5" in result.stdout and "TLSv1.3" in result.stdout
 
 
-def test_stdlib_libraries_work(python_home):
-    code = """
-        import bz2, ctypes, ctypes.util, decimal, lzma, sqlite3, uuid, zlib
-        data = b"standalone" * 1000
-        for codec in (bz2, lzma, zlib):
-            assert codec.decompress(codec.compress(data)) == data
-        db = sqlite3.connect(":memory:")
-        db.execute("CREATE VIRTUAL TABLE docs USING fts5(body)")
-        db.executemany("INSERT INTO docs VALUES (?)", [("relocatable python",), ("other",)])
-        assert db.execute("SELECT body FROM docs WHERE docs MATCH 'relocatable'").fetchall() == [("relocatable python",)]
-        assert db.execute("SELECT json_extract('{\\"a\\": 2}', '$.a')").fetchone() == (2,)
-        db.execute("CREATE VIRTUAL TABLE r USING rtree(id, x0, x1)")
-        assert hasattr(db, "enable_load_extension")
-        libc = ctypes.CDLL(None)
-        assert libc.strlen(b"four") == 4
-        decimal.getcontext().prec = 50
-        assert str(decimal.Decimal(1) / decimal.Decimal(7))[:12] == "0.1428571428"
-        import _decimal
-        u = uuid.uuid1()
-        assert u.version == 1 and uuid.UUID(str(uuid.uuid4())).version == 4
-        import _uuid
-        print(sqlite3.sqlite_version)
-    """
-    run_python(python_home, code)
-
-
-def test_readline_uses_libedit_and_curses_works(python_home):
-    code = """
-        import readline, curses
-        assert readline.backend == "editline", readline.backend
-        readline.add_history("one")
-        assert readline.get_current_history_length() == 1
-        curses.setupterm("xterm", 1)
-        assert curses.tigetstr("clear")
-        print("ok")
-    """
-    if not any(Path(d, "x", "xterm").exists() for d in ("/usr/share/terminfo", "/lib/terminfo")):
-        pytest.skip("no xterm terminfo entry on this machine")
-    run_python(python_home, code, env={"TERM": "xterm"})
+def test_smoke_checks_pass(python_home, full_tree, tmp_path):
+    """test-dist's smoke script (pythonbuild/resources/testdist/smoke.py) on this extraction:
+    bz2/lzma/zlib, sqlite3 (FTS5, JSON, RTREE, loadable extensions), ctypes, _decimal, uuid,
+    readline (libedit) and curses, hashlib, venv with pip installing a local wheel, a venv with
+    copied executables, relocatable scripts, and more."""
+    cases = run_smoke_on_host(
+        python_home / "bin" / "python3", full_tree / "PYTHON.json", tmp_path / "smoke.json",
+        tmp_path / "smoke.log",
+    )  # fmt: skip
+    failed = [f"{c.name}: {c.message}\n{c.details}" for c in cases if c.outcome == "failed"]
+    assert not failed, "\n".join(failed)
+    skipped = {case.name for case in cases if case.outcome == "skipped"}
+    # no_system_python runs in containers only; curses needs an xterm terminfo entry.
+    assert skipped <= {"no_system_python", "readline_and_curses"}, skipped
 
 
 def test_no_host_libraries_and_glibc_floor(python_home):
@@ -275,48 +200,6 @@ def test_scripts_and_pkgconfig_have_no_build_paths(python_home):
     result = subprocess.run([str(pip), "--version"], capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr
     assert str(python_home) in result.stdout
-
-
-def _make_wheel(dest: Path) -> Path:
-    name, version = "sp_demo", "1.0"
-    wheel = dest / f"{name}-{version}-py3-none-any.whl"
-    dist_info = f"{name}-{version}.dist-info"
-    files = {
-        f"{name}.py": "def answer():\n    return 42\n",
-        f"{dist_info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
-        f"{dist_info}/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
-    }
-    record = []
-    with zipfile.ZipFile(wheel, "w") as zf:
-        for path, text in files.items():
-            zf.writestr(path, text)
-            import base64
-
-            digest = (
-                base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest())
-                .rstrip(b"=")
-                .decode()
-            )
-            record.append(f"{path},sha256={digest},{len(text.encode())}")
-        record.append(f"{dist_info}/RECORD,,")
-        zf.writestr(f"{dist_info}/RECORD", "\n".join(record) + "\n")
-    return wheel
-
-
-def test_venv_and_pip_install_local_wheel(python_home, tmp_path):
-    wheel = _make_wheel(tmp_path)
-    venv = tmp_path / "my venv"
-    run_python(python_home, "import sys, venv; venv.create(sys.argv[1], with_pip=True)", str(venv))
-    pip = subprocess.run(
-        [str(venv / "bin" / "python"), "-m", "pip", "install", "--no-index", str(wheel)],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    assert pip.returncode == 0, pip.stderr
-    result = subprocess.run(
-        [str(venv / "bin" / "python"), "-c", "import sp_demo, sys; print(sp_demo.answer(), sys.prefix)"],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
-    assert result.stdout.split()[0] == "42"
 
 
 def test_compile_c_extension_against_dist(python_home, tmp_path):
@@ -362,7 +245,7 @@ def test_second_run_rebuilds_nothing(build):
     before = {
         key: hashlib.sha256(build[key].read_bytes()).hexdigest() for key in ("full", "install_only")
     }
-    result, elapsed = _run_build(build["dist"])
+    result, elapsed = run_build(build["dist"])
     assert result.returncode == 0, result.stderr[-4000:]
     print(f"second build: {elapsed:.0f}s (first: {build['first_time']:.0f}s)")
     assert "nothing to build" in result.stdout
@@ -373,26 +256,12 @@ def test_second_run_rebuilds_nothing(build):
         assert hashlib.sha256(build[key].read_bytes()).hexdigest() == before[key], key
 
 
-def test_interpreter_does_not_need_libpython_so(python_home, tmp_path):
-    """A venv made with --copies (the executable copied away from lib/) still runs."""
+def test_interpreter_does_not_need_libpython_so(python_home):
+    """The executable does not link libpython, so a venv with copies (smoke check
+    venv_with_copies) runs from anywhere."""
     infos = {info.path.name: info for info in scan_tree(python_home / "bin")}
     interpreter = infos[f"python{PYTHON}{_abiflags()}"]
     assert not [n for n in interpreter.needed if n.startswith("libpython")], interpreter.needed
-    venv = tmp_path / "copies venv"
-    run_python(python_home, "import sys, venv; venv.create(sys.argv[1], symlinks=False)", str(venv))
-    assert not (venv / "bin" / "python3").is_symlink()
-    result = subprocess.run(
-        [
-            str(venv / "bin" / "python3"),
-            "-c",
-            "import ssl, sys; print(sys.prefix, ssl.OPENSSL_VERSION)",
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith(str(venv))
 
 
 def _exported_symbols(path: Path) -> set[str]:

@@ -28,6 +28,7 @@ class LinuxBuildConfig:
     allow_private_engine: bool
     keep_engine: bool
     tag: str | None
+    validate: bool = True  # run `python -m pythonbuild validate` on the full archive
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -73,6 +74,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--tag", default=None, help="release tag (default: date of the last commit)"
     )
+    parser.add_argument("--no-validate", action="store_true",
+                        help="skip validating the full archive after assembly "
+                             "(docs/validation.md)")  # fmt: skip
     return parser
 
 
@@ -106,6 +110,7 @@ def parse_args(argv: list[str]) -> LinuxBuildConfig:
         allow_private_engine=not args.no_private_engine,
         keep_engine=args.keep_engine,
         tag=args.tag,
+        validate=not args.no_validate,
     )
 
 

@@ -10,31 +10,26 @@ from pathlib import Path
 from ..archive import extract_archive, open_distribution
 from ..errors import BuildError
 from ..metadata import FORMAT_VERSION
-from ..targets import load_targets
+from ..targets import Target, load_targets
 from . import rules_document, rules_elf, rules_files
 from .findings import TOP, Distribution, Finding
 
 DOCUMENT_MEMBER = f"{TOP}/PYTHON.json"
 
 
-def _first_member(archive: Path) -> str:
+def _peek(archive: Path) -> tuple[str, bytes | None]:
+    """The first member's name and, when it is PYTHON.json (as it must be), its bytes: bad
+    documents are refused before the whole archive is unpacked."""
     with open_distribution(archive, verify=False) as tar:
         for member in tar:
-            return member.name
+            handle = tar.extractfile(member) if member.name == DOCUMENT_MEMBER else None
+            return member.name, handle.read() if handle else None
     raise BuildError(f"{archive}: the archive has no members")
 
 
-def _load_document(archive: Path, root: Path) -> dict:
-    path = root / "PYTHON.json"
-    if not path.is_file():
-        hint = (
-            " (install_only archives carry none; validate the -full.tar.zst)"
-            if "install_only" in archive.name
-            else ""
-        )
-        raise BuildError(f"{archive}: no {DOCUMENT_MEMBER}{hint}")
+def _parse_document(archive: Path, data: bytes) -> dict:
     try:
-        doc = json.loads(path.read_text())
+        doc = json.loads(data)
     except (ValueError, UnicodeDecodeError) as exc:
         raise BuildError(f"{archive}: {DOCUMENT_MEMBER} is not JSON ({exc})") from None
     if not isinstance(doc, dict):
@@ -47,17 +42,19 @@ def _load_document(archive: Path, root: Path) -> dict:
     return doc
 
 
-def open_distribution_tree(
-    archive: Path, workdir: Path, expected_target: str | None
-) -> Distribution:
-    """Extract ``archive`` below ``workdir`` and read what the rules need; bad input raises a
-    BuildError with one line."""
-    first = _first_member(archive)
-    extract_archive(archive, workdir / "extracted")
-    root = workdir / "extracted" / TOP
-    if not root.is_dir():
-        raise BuildError(f"{archive}: no {TOP}/ directory; not a distribution archive")
-    doc = _load_document(archive, root)
+def _load_document(archive: Path, root: Path) -> dict:
+    path = root / "PYTHON.json"
+    if not path.is_file():
+        hint = (
+            " (install_only archives carry none; validate the -full.tar.zst)"
+            if "install_only" in archive.name
+            else ""
+        )
+        raise BuildError(f"{archive}: no {DOCUMENT_MEMBER}{hint}")
+    return _parse_document(archive, path.read_bytes())
+
+
+def _target_of(archive: Path, doc: dict, expected_target: str | None) -> Target:
     triple = doc.get("target_triple")
     targets = load_targets()
     if expected_target and triple != expected_target:
@@ -67,7 +64,23 @@ def open_distribution_tree(
             f"{archive}: unknown target {triple!r} in PYTHON.json; known: "
             f"{', '.join(sorted(targets))}"
         )
-    return Distribution(archive, root, doc, targets[triple], first)
+    return targets[triple]
+
+
+def open_distribution_tree(
+    archive: Path, workdir: Path, expected_target: str | None
+) -> Distribution:
+    """Extract ``archive`` below ``workdir`` and read what the rules need; bad input raises a
+    BuildError with one line."""
+    first, early_document = _peek(archive)
+    if early_document is not None:
+        _target_of(archive, _parse_document(archive, early_document), expected_target)
+    extract_archive(archive, workdir / "extracted")
+    root = workdir / "extracted" / TOP
+    if not root.is_dir():
+        raise BuildError(f"{archive}: no {TOP}/ directory; not a distribution archive")
+    doc = _load_document(archive, root)
+    return Distribution(archive, root, doc, _target_of(archive, doc, expected_target), first)
 
 
 def validate_tree(dist: Distribution) -> list[Finding]:

@@ -1,0 +1,467 @@
+"""`python -m pythonbuild validate` on small synthetic inputs (fast; no dist/, no containers).
+
+The ELF rules run on tiny shared objects compiled here with and without hardening (skipped
+without a C compiler); the slow tests in test_validate_seeded.py seed defects into a real
+archive.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+import pytest
+import zstandard
+
+from pythonbuild.archive import write_distribution_archive
+from pythonbuild.elf import read_elf
+from pythonbuild.plan import load_extension_modules
+from pythonbuild.targets import get_target
+from pythonbuild.validate import rules_document, rules_elf, rules_files
+from pythonbuild.validate.cli import main
+from pythonbuild.validate.data import bundled_symbol_patterns, stdlib_extension_modules
+from pythonbuild.validate.findings import Distribution, Finding
+
+TRIPLE = "x86_64-unknown-linux-gnu"
+TARGET = get_target(TRIPLE)
+EXE = "install/bin/python3.13"
+GOOD = "install/lib/python3.13/lib-dynload/good.cpython-313-x86_64-linux-gnu.so"
+BAD = "install/lib/python3.13/lib-dynload/bad.cpython-313-x86_64-linux-gnu.so"
+
+# Every extension module of the real 3.13 noopt archive (its PYTHON.json), which the data must
+# reproduce.
+REAL_313_MODULES = """
+_abc _ast _asyncio _bisect _blake2 _bz2 _codecs _codecs_cn _codecs_hk _codecs_iso2022
+_codecs_jp _codecs_kr _codecs_tw _collections _contextvars _csv _ctypes _ctypes_test _curses
+_curses_panel _datetime _decimal _elementtree _functools _hashlib _heapq _imp _interpchannels
+_interpqueues _interpreters _io _json _locale _lsprof _lzma _md5 _multibytecodec
+_multiprocessing _opcode _operator _pickle _posixshmem _posixsubprocess _queue _random _sha1
+_sha2 _sha3 _signal _socket _sqlite3 _sre _ssl _stat _statistics _string _struct _suggestions
+_symtable _sysconfig _testbuffer _testcapi _testclinic _testclinic_limited
+_testexternalinspection _testimportmultiple _testinternalcapi _testlimitedcapi _testmultiphase
+_testsinglephase _thread _tokenize _tracemalloc _typing _uuid _warnings _weakref _xxtestfuzz
+_zoneinfo array atexit binascii builtins cmath errno faulthandler fcntl gc grp itertools marshal
+math mmap posix pwd pyexpat readline resource select sys syslog termios time unicodedata
+xxlimited xxlimited_35 xxsubtype zlib
+""".split()  # noqa: SIM905 (a word list reads better than 108 quoted names)
+
+# A module with a stack buffer and a libc call whose destination size the compiler knows, so
+# that hardening flags leave their marks (__stack_chk_fail, __snprintf_chk).
+MODULE_C = r"""
+#include <stdio.h>
+#include <string.h>
+int PyInit_%(name)s(const char *text) {
+    char buffer[64];
+    snprintf(buffer, sizeof buffer, "%%s!", text);
+    return (int)strlen(buffer);
+}
+%(extra)s
+"""
+HARDENED = [
+    "-O2", "-fstack-protector-strong", "-D_FORTIFY_SOURCE=2",
+    "-Wl,-z,relro", "-Wl,-z,now", "-Wl,-z,noexecstack",
+]  # fmt: skip
+UNHARDENED = [
+    "-O0", "-fno-stack-protector", "-U_FORTIFY_SOURCE",
+    "-Wl,-z,execstack", "-Wl,-z,norelro", "-Wl,-z,lazy",
+]  # fmt: skip
+
+
+def _compile(source: str, output: Path, flags: list[str]) -> None:
+    cc = shutil.which("cc")
+    if cc is None:
+        pytest.skip("no C compiler on this machine")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    src = output.with_suffix(".c")
+    src.write_text(source)
+    subprocess.run(
+        [cc, "-shared", "-fPIC", *flags, str(src), "-o", str(output)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    src.unlink()
+
+
+@pytest.fixture(scope="module")
+def elf_tree(tmp_path_factory) -> Path:
+    """python/ with a hardened module (good) and one with every ELF defect (bad)."""
+    root = tmp_path_factory.mktemp("elf") / "python"
+    foreign = root.parent / "foreign" / "libforeign.so"
+    _compile("int foreign(void) { return 1; }", foreign, [])
+    exports = "int PyExpat_XML_ParserCreate(void) { return 0; }"
+    _compile(MODULE_C % {"name": "good", "extra": exports}, root / GOOD, HARDENED)
+    leaks = "int SSL_new(void) { return 0; }\nint sqlite3_open(void) { return 0; }"
+    bad_flags = [
+        *UNHARDENED, "-Wl,-rpath,/opt/lib:$ORIGIN/../lib", "-Wl,--no-as-needed",
+        f"-L{foreign.parent}", "-lforeign",
+    ]  # fmt: skip
+    _compile(MODULE_C % {"name": "bad", "extra": leaks}, root / BAD, bad_flags)
+    return root
+
+
+def _dist(root: Path, doc: dict | None = None, target=TARGET) -> Distribution:
+    doc = doc if doc is not None else _elf_doc()
+    return Distribution(Path("test.tar.zst"), root, doc, target, "python/PYTHON.json")
+
+
+def _elf_doc(glibc: str = "2.4") -> dict:
+    return {
+        "python_exe": EXE,
+        "crt_features": ["glibc-dynamic", f"glibc-max-symbol-version:{glibc}"],
+        "build_info": {
+            "core": {},
+            "extensions": {"good": [{"shared_lib": GOOD}], "bad": [{"shared_lib": BAD}]},
+        },
+    }
+
+
+def _elf_findings(dist: Distribution) -> set[tuple[str, str]]:
+    infos, unreadable = rules_elf.scan(dist)
+    assert not unreadable
+    return {(f.member, f.rule) for f in rules_elf.check(dist, infos)}
+
+
+def test_elf_reader_sees_hardening(elf_tree: Path):
+    good, bad = read_elf(elf_tree / GOOD), read_elf(elf_tree / BAD)
+    assert (good.executable_stack, good.has_relro, good.bind_now) == (False, True, True)
+    assert (bad.executable_stack, bad.has_relro, bad.bind_now) == (True, False, False)
+    assert "__stack_chk_fail" in good.imported and "__snprintf_chk" in good.imported
+    assert "PyInit_good" in good.exported and "snprintf" in bad.imported
+    assert {"SSL_new", "sqlite3_open"} <= bad.exported
+    assert "libforeign.so" in bad.needed and "/opt/lib:$ORIGIN/../lib" in bad.runpaths
+
+
+def test_hardened_module_passes_and_each_defect_is_reported(elf_tree: Path):
+    findings = _elf_findings(_dist(elf_tree))
+    bad = f"python/{BAD}"
+    assert findings == {
+        (bad, "noexecstack"),
+        (bad, "relro"),
+        (bad, "bind-now"),
+        (bad, "stack-protector"),
+        (bad, "fortify"),
+        (bad, "needed-library"),
+        (bad, "runpath"),
+        (bad, "bundled-symbols"),
+    }
+
+
+def test_bundled_symbol_finding_names_the_library(elf_tree: Path):
+    infos, _ = rules_elf.scan(_dist(elf_tree))
+    lines = [
+        f.line() for f in rules_elf.check(_dist(elf_tree), infos) if f.rule == "bundled-symbols"
+    ]
+    assert any("openssl symbols (SSL_new)" in line for line in lines), lines
+    assert any("sqlite symbols (sqlite3_open)" in line for line in lines), lines
+
+
+def test_runpath_finding_names_only_the_absolute_entry(elf_tree: Path):
+    infos, _ = rules_elf.scan(_dist(elf_tree))
+    lines = [f.line() for f in rules_elf.check(_dist(elf_tree), infos) if f.rule == "runpath"]
+    assert len(lines) == 1 and "'/opt/lib'" in lines[0]
+
+
+def test_glibc_floor_and_declared_version(elf_tree: Path):
+    old_floor = dataclasses.replace(TARGET, glibc_floor="2.3")
+    findings = _elf_findings(_dist(elf_tree, _elf_doc(glibc="2.4"), old_floor))
+    # The hardened module needs __stack_chk_fail@GLIBC_2.4, newer than a 2.3 floor.
+    assert (f"python/{GOOD}", "glibc-version") in findings
+    assert ("python/PYTHON.json", "glibc-version") not in findings
+    findings = _elf_findings(_dist(elf_tree, _elf_doc(glibc="2.2")))
+    assert ("python/PYTHON.json", "glibc-version") in findings
+
+
+def test_wrong_machine_and_damaged_elf(elf_tree: Path, tmp_path: Path):
+    root = tmp_path / "python"
+    shutil.copytree(elf_tree, root)
+    module = root / GOOD
+    data = bytearray(module.read_bytes())
+    data[18:20] = (183).to_bytes(2, "little")  # e_machine = EM_AARCH64
+    module.write_bytes(bytes(data))
+    (root / "install/lib/broken.so").write_bytes(b"\x7fELF\x02\x01\x01" + b"\0" * 20)
+    dist = _dist(root)
+    infos, unreadable = rules_elf.scan(dist)
+    assert [(f.member, f.rule) for f in unreadable] == [
+        ("python/install/lib/broken.so", "elf-readable")
+    ]
+    machine = [f for f in rules_elf.check(dist, infos) if f.rule == "elf-machine"]
+    assert [f.member for f in machine] == [f"python/{GOOD}"]
+    assert "EM_AARCH64 ELF64" in machine[0].found and "EM_X86_64" in machine[0].allowed
+
+
+def test_exemptions_come_from_data(elf_tree: Path, monkeypatch):
+    monkeypatch.setattr(rules_elf, "hardening_exemptions", lambda rule: {"bad": "a test exemption"})
+    rules = {rule for _, rule in _elf_findings(_dist(elf_tree))}
+    assert "stack-protector" not in rules and "fortify" not in rules
+    assert "bind-now" in rules
+
+
+@pytest.mark.parametrize(
+    ("name", "library"),
+    [
+        ("SSL_CTX_new", "openssl"),
+        ("EVP_DigestInit_ex", "openssl"),
+        ("OPENSSL_init_ssl", "openssl"),
+        ("sqlite3_open_v2", "sqlite"),
+        ("ffi_call", "libffi"),
+        ("lzma_code", "xz"),
+        ("deflateInit2_", "zlib"),
+        ("crc32", "zlib"),
+        ("BZ2_bzCompress", "bzip2"),
+        ("ZSTD_compress", "zstd"),
+        ("XML_ParserCreate", "expat"),
+        ("mpd_qadd", "mpdecimal"),
+        ("_nc_free_tinfo", "ncurses"),
+        ("tigetstr", "ncurses"),
+        ("new_panel", "ncurses"),
+        ("el_init", "libedit"),
+        ("rl_initialize", "libedit"),
+        ("uuid_generate_time_safe", "libuuid"),
+        ("XOpenDisplay", "x11"),
+        ("Tcl_CreateInterp", "tcl-tk"),
+    ],
+)
+def test_bundled_symbol_patterns(name: str, library: str):
+    matching = [
+        lib for lib, pattern in bundled_symbol_patterns().items() if pattern.fullmatch(name)
+    ]
+    assert matching[:1] == [library]
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["PyExpat_XML_ParserCreate", "_PyExpat_XML_SetHashSalt", "PyInit_pyexpat", "Py_Initialize",
+     "PySSL_foo", "_Py_crc32", "PyInit__sqlite3", "PyInit_zlib", "_start", "PY_TIMEOUT_MAX",
+     "__libc_csu_init", "main"],
+)  # fmt: skip
+def test_cpython_names_are_not_bundled_symbols(name: str):
+    assert not any(p.fullmatch(name) for p in bundled_symbol_patterns().values())
+
+
+def test_expected_modules_match_the_real_313_archive():
+    assert rules_document.expected_extension_modules("3.13") == set(REAL_313_MODULES)
+
+
+def test_expected_modules_follow_the_python_version():
+    expected_314 = rules_document.expected_extension_modules("3.14")
+    assert {"_zstd", "_hmac", "_remote_debugging"} <= expected_314
+    assert "_testexternalinspection" not in expected_314
+    assert "_math_integer" in stdlib_extension_modules("3.15")
+    # Disabled in extension-modules.yml: never expected.
+    assert not {"_gdbm", "_dbm", "_tkinter"} & rules_document.expected_extension_modules("3.15")
+
+
+def test_every_configured_module_exists_in_some_version():
+    known = set().union(*(stdlib_extension_modules(v) for v in TARGET.pythons))
+    assert set(load_extension_modules()) <= known
+
+
+def _module_doc(modules: list[str], python: str = "3.13") -> dict:
+    return {
+        "python_major_minor_version": python,
+        "build_info": {"extensions": {name: [{"license_paths": []}] for name in modules}},
+    }
+
+
+def test_extension_module_set_differences(tmp_path: Path):
+    modules = [m for m in REAL_313_MODULES if m != "_json"] + ["_bogus"]
+    dist = _dist(tmp_path, _module_doc(modules))
+    lines = [f.line() for f in rules_document._extension_modules(dist)]
+    assert len(lines) == 2
+    assert "missing modules _json" in lines[0] and "unexpected modules _bogus" in lines[1]
+
+
+def test_licenses_of_bundled_libraries(tmp_path: Path):
+    licenses = tmp_path / "licenses"
+    licenses.mkdir()
+    for name in ("bzip2", "expat", "libedit", "libffi", "libuuid", "mpdecimal", "ncurses",
+                 "openssl", "sqlite", "xz", "zlib"):  # fmt: skip
+        (licenses / f"LICENSE.{name}.txt").write_text("terms")
+    doc = _module_doc(REAL_313_MODULES)
+    for module, libraries in (("_ssl", ["openssl"]), ("readline", ["libedit", "ncurses"])):
+        doc["build_info"]["extensions"][module] = [
+            {"license_paths": [f"licenses/LICENSE.{lib}.txt" for lib in libraries]}
+        ]
+    (licenses / "LICENSE.sqlite.txt").unlink()
+    (licenses / "LICENSE.xz.txt").write_text("")
+    doc["build_info"]["extensions"]["readline"][0]["license_paths"].pop()
+    findings = {
+        (f.member, f.found.split(" ")[-1]) for f in rules_document._licenses(_dist(tmp_path, doc))
+    }
+    assert ("python/licenses/LICENSE.sqlite.txt", "sqlite") in findings
+    assert ("python/licenses/LICENSE.xz.txt", "xz") in findings
+    lines = [f.line() for f in rules_document._licenses(_dist(tmp_path, doc))]
+    assert any("extension readline" in line and "LICENSE.ncurses.txt" in line for line in lines)
+    # Every module that links a library and is not listed above lacks its license paths.
+    assert not any("extension _ssl " in line for line in lines)
+
+
+def test_schema_findings_stop_the_other_document_rules(tmp_path: Path):
+    findings = rules_document.check(_dist(tmp_path, {"version": "8", "python_exe": 3}))
+    assert findings and {f.rule for f in findings} == {"schema"}
+    assert any("python_exe" in f.found for f in findings)
+
+
+def _files_tree(root: Path) -> Path:
+    install = root / "install"
+    (install / "bin").mkdir(parents=True)
+    (install / "lib/pkgconfig").mkdir(parents=True)
+    (install / "lib/python3.13").mkdir(parents=True)
+    (install / "bin/python3.13").write_bytes(b"\x7fELF not really")
+    (install / "bin/python3").symlink_to("python3.13")
+    (install / "bin/python").symlink_to("python3")
+    (install / "bin/pip3").write_text("#!/bin/sh\n'''exec' \"$(dirname -- \"$0\")/python3.13\"\n")
+    (install / "bin/python3.13-config").write_text('#!/bin/sh\nprefix="/install"\n')
+    (install / "lib/pkgconfig/python-3.13.pc").write_text("prefix=${pcfiledir}/../..\n")
+    (install / "lib/python3.13/tool.py").write_text("#!/usr/bin/env python3\nX = '/build/ok'\n")
+    return root
+
+
+def test_clean_files_pass(tmp_path: Path):
+    dist = _dist(_files_tree(tmp_path / "python"), {"python_exe": EXE})
+    assert rules_files.check(dist) == []
+
+
+def test_build_paths_symlinks_and_python_commands(tmp_path: Path):
+    root = _files_tree(tmp_path / "python")
+    install = root / "install"
+    (install / "bin/pip3").write_text("#!/install/bin/python3.13\nimport pip\n")
+    (install / "bin/idle3.13").write_text("#!/usr/local/bin/python3\nimport idlelib\n")
+    (install / "bin/2to3").write_text('#!/bin/sh\nexec /tools/deps/bin/python "$@"\n')
+    (install / "lib/pkgconfig/python-3.13.pc").write_text("libdir=/build/out/lib\n")
+    (install / "lib/python3.13/tool.py").write_text("#!/sysroot/usr/bin/python\n")
+    (install / "bin/pydoc3").symlink_to("pydoc3.13")
+    (install / "bin/python").unlink()
+    (install / "bin/python").symlink_to("python3.13-config")
+    (install / "bin/python3").unlink()
+    findings = {(f.member.removeprefix("python/install/"), f.rule) for f in
+                rules_files.check(_dist(root, {"python_exe": EXE}))}  # fmt: skip
+    assert findings == {
+        ("bin/pip3", "shebang"),
+        ("bin/idle3.13", "shebang"),
+        ("bin/2to3", "build-path"),
+        ("lib/pkgconfig/python-3.13.pc", "build-path"),
+        ("lib/python3.13/tool.py", "shebang"),
+        ("bin/pydoc3", "symlink"),
+        ("bin/python", "python-commands"),
+        ("bin/python3", "python-commands"),
+    }
+
+
+# --- the command: bad input gives one error line, findings one line each -----------------------
+
+
+def _archive(tmp_path: Path, doc: object, name: str = "x-full.tar.zst", first: bool = True) -> Path:
+    stage = tmp_path / "stage"
+    (stage / "install/bin").mkdir(parents=True, exist_ok=True)
+    (stage / "install/bin/python3.13").write_text("not an interpreter")
+    if doc is not None:
+        (stage / "PYTHON.json").write_text(json.dumps(doc))
+    order = ["PYTHON.json", "install"] if first else ["install", "PYTHON.json"]
+    return write_distribution_archive(stage, tmp_path / name, group_order=order, mtime=0)
+
+
+def _run(capsys, *argv: str) -> tuple[int, list[str], list[str]]:
+    code = main([*argv])
+    captured = capsys.readouterr()
+    return code, captured.out.splitlines(), captured.err.splitlines()
+
+
+@pytest.mark.parametrize(
+    ("doc", "message"),
+    [
+        (None, "no python/PYTHON.json"),
+        ({"version": "9", "target_triple": TRIPLE}, "unknown PYTHON.json format version '9'"),
+        (
+            {"version": "8", "target_triple": "sparc-sun-solaris"},
+            "unknown target 'sparc-sun-solaris'",
+        ),
+        ([1, 2], "is not a JSON object"),
+    ],
+)
+def test_bad_documents(tmp_path: Path, capsys, doc, message: str):
+    code, out, err = _run(capsys, str(_archive(tmp_path, doc)))
+    assert code == 1 and out == []
+    assert len(err) == 1 and err[0].startswith("error: ") and message in err[0], err
+
+
+def test_wrong_expected_target(tmp_path: Path, capsys):
+    archive = _archive(tmp_path, {"version": "8", "target_triple": TRIPLE})
+    code, _, err = _run(capsys, "--target", "x86_64_v3-unknown-linux-gnu", str(archive))
+    assert code == 1 and len(err) == 1 and "expected x86_64_v3-unknown-linux-gnu" in err[0]
+
+
+@pytest.mark.parametrize("damage", ["truncate", "corrupt", "not-an-archive", "missing"])
+def test_damaged_archives(tmp_path: Path, capsys, damage: str):
+    archive = _archive(tmp_path, {"version": "8", "target_triple": TRIPLE})
+    data = archive.read_bytes()
+    if damage == "truncate":
+        archive.write_bytes(data[: len(data) // 2])
+    elif damage == "corrupt":
+        archive.write_bytes(data[:20] + bytes(b ^ 0xFF for b in data[20:60]) + data[60:])
+    elif damage == "not-an-archive":
+        archive.write_text("hello")
+    else:
+        archive.unlink()
+    code, out, err = _run(capsys, str(archive))
+    assert code == 1 and out == []
+    assert len(err) == 1 and err[0].startswith(f"error: {archive}"), err
+
+
+def test_usage_errors(capsys):
+    code, _, err = _run(capsys)
+    assert code == 2 and "required" in err[-1]
+
+
+def test_findings_are_one_line_each_and_fail(tmp_path: Path, capsys):
+    archive = _archive(tmp_path, {"version": "8", "target_triple": TRIPLE}, first=False)
+    code, out, err = _run(capsys, str(archive))
+    assert code == 1
+    assert out and all(line.startswith("python/") and ": found " in line for line in out)
+    assert any(line.startswith("python/PYTHON.json: schema: found ") for line in out), out
+    assert err[-1] == f"error: validation failed: {archive.name}"
+
+
+def test_symlink_leaving_the_archive_is_an_error(tmp_path: Path, capsys):
+    archive = tmp_path / "x-full.tar.zst"
+    with (
+        archive.open("wb") as raw,
+        zstandard.ZstdCompressor().stream_writer(raw) as stream,
+        tarfile.open(fileobj=stream, mode="w|") as tar,
+    ):
+        doc = json.dumps({"version": "8", "target_triple": TRIPLE}).encode()
+        info = tarfile.TarInfo("python/PYTHON.json")
+        info.size = len(doc)
+        tar.addfile(info, io.BytesIO(doc))
+        link = tarfile.TarInfo("python/install/bin/python3")
+        link.type, link.linkname = tarfile.SYMTYPE, "/usr/bin/python3"
+        tar.addfile(link)
+    code, _, err = _run(capsys, str(archive))
+    assert code == 1 and len(err) == 1 and "points outside the archive" in err[0], err
+
+
+def test_finding_line_format():
+    finding = Finding("python/install/bin/python3.13", "bind-now", "no DF_BIND_NOW", "-z now")
+    assert (
+        finding.line()
+        == "python/install/bin/python3.13: bind-now: found no DF_BIND_NOW; allowed: -z now"
+    )
+
+
+def test_no_traceback_from_the_module_entry_point(tmp_path: Path):
+    archive = tmp_path / "x-full.tar.zst"
+    archive.write_bytes(b"\x28\xb5\x2f\xfd" + os.urandom(64))
+    result = subprocess.run(
+        [sys.executable, "-c",
+         "import sys; from pythonbuild.validate.cli import main; sys.exit(main(sys.argv[1:]))",
+         str(archive)],
+        capture_output=True, text=True, cwd=Path(__file__).resolve().parent.parent, check=False,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr and result.stderr.startswith("error: "), result.stderr

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import filecmp
 import os
 import re
 from collections.abc import Iterator
@@ -116,6 +117,14 @@ def _symlinks(dist: Distribution) -> Iterator[Finding]:
             )
 
 
+def _same_program(path: Path, interpreter: Path) -> bool:
+    # The free-threaded install has python3.X next to python3.Xt, the same executable (a hard
+    # link in CPython's install, a copy in the archive); python3 pointing at it is fine.
+    return path == interpreter or (
+        interpreter.is_file() and filecmp.cmp(path, interpreter, shallow=False)
+    )
+
+
 def _python_commands(dist: Distribution) -> Iterator[Finding]:
     """``python`` and ``python3`` in bin/ are the interpreter PYTHON.json names (PBS ships
     both; installers such as uv run bin/python)."""
@@ -130,10 +139,10 @@ def _python_commands(dist: Distribution) -> Iterator[Finding]:
             found = "no such file"
         elif not command.exists():
             continue  # a dangling link: reported by the symlink rule
-        elif command.resolve() != interpreter.resolve():
-            found = f"it resolves to {command.resolve().relative_to(dist.root.resolve())}"
-        else:
+        elif _same_program(command.resolve(), interpreter.resolve()):
             continue
+        else:
+            found = f"it resolves to {command.resolve().relative_to(dist.root.resolve())}"
         yield Finding(
             dist.member(command),
             "python-commands",

@@ -156,7 +156,7 @@ def _run_checks(
             engine.close()
         return cases
     # Smoke tests run from a path with a space, like a user's "My Programs".
-    install = extract(dist, work / "smoke dir")
+    extract(dist, work / "smoke dir")
     with log.step(f"smoke tests of {dist.label}"):
         cases += run_smoke_on_host(
             dist.python(work / "smoke dir"),
@@ -177,7 +177,6 @@ def _run_checks(
             dist.python(regrtest_dir), exclusions, config.settings, work, output / "regrtest.log"
         )
         log.info(f"regression suite: {log.format_seconds(time.monotonic() - started)}")
-    del install
     return cases
 
 

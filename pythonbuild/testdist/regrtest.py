@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import BuildError
 from .exclusions import Exclusion, regrtest_arguments
+from .process import stream_process
 from .results import (
     FAILED,
     CaseResult,
@@ -75,30 +73,9 @@ def run_regrtest(
         "TMPDIR": str(tmp),
         "HOME": os.environ.get("HOME", str(tmp)),
     }
-    log_file.parent.mkdir(parents=True, exist_ok=True)
-    lines = []
-    with log_file.open("w") as log:
-        log.write("$ " + " ".join(cmd) + "\n")
-        try:
-            process = subprocess.Popen(
-                cmd,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                text=True,
-                errors="replace",
-                env=env,
-                cwd=tmp,
-            )
-        except OSError as exc:
-            raise BuildError(f"cannot run {python}: {exc.strerror or exc}") from None
-        assert process.stdout is not None
-        for line in process.stdout:
-            sys.stdout.write(line)
-            log.write(line)
-            lines.append(line)
-        status = process.wait()
+    status, output = stream_process(cmd, env, tmp, log_file)
     cases = read_regrtest_junit(junit) if junit.exists() else []
-    cases += file_level_cases(parse_regrtest_output("".join(lines)), cases)
+    cases += file_level_cases(parse_regrtest_output(output), cases)
     if status != 0 and not any(c.outcome == FAILED for c in cases):
         cases.append(
             CaseResult(

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 from ..errors import BuildError
 from ..paths import RESOURCES
+from .process import stream_process
 from .results import OUTCOMES, CaseResult
 
 SMOKE_SCRIPT = RESOURCES / "testdist" / "smoke.py"
-SMOKE_TIMEOUT = 1800  # the whole script; each check also has its own limit
 
 
 def parse_smoke_results(text: str, suite: str, source: str) -> list[CaseResult]:
@@ -54,19 +52,7 @@ def run_smoke_on_host(
         "--exit-zero",
     ]
     env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": str(results.parent)}
-    log_file.parent.mkdir(parents=True, exist_ok=True)
-    with log_file.open("w") as log:
-        try:
-            process = subprocess.Popen(
-                cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd="/"
-            )
-        except OSError as exc:
-            raise BuildError(f"cannot run {python}: {exc.strerror or exc}") from None
-        assert process.stdout is not None
-        for line in process.stdout:
-            sys.stdout.write("  " + line)
-            log.write(line)
-        status = process.wait(timeout=SMOKE_TIMEOUT)
+    status, _ = stream_process(cmd, env, "/", log_file, echo_prefix="  ")
     if status != 0 or not results.exists():
         raise BuildError(
             f"the smoke script did not finish with {python} (exit status {status}); see {log_file}"

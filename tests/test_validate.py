@@ -323,6 +323,18 @@ def _files_tree(root: Path) -> Path:
     return root
 
 
+@pytest.mark.parametrize(
+    ("line", "path"),
+    [("libdir=/build/lib", "/build"), ("Libs: -L/tools/deps/lib", "/tools"),
+     ('prefix="/install"', "/install"), ("exec /out/bin/x", "/out"), ("/sysroot", "/sysroot"),
+     ("a:/install/lib", "/install"), ("/usr/install/x", None), ("${prefix}/build", None),
+     ("/installer", None), ("/tmp/build", None), ("https://example.org/build", None)],
+)  # fmt: skip
+def test_build_path_pattern(line: str, path: str | None):
+    match = rules_files._build_path_pattern().search(line)
+    assert (match.group(0) if match else None) == path
+
+
 def test_clean_files_pass(tmp_path: Path):
     dist = _dist(_files_tree(tmp_path / "python"), {"python_exe": EXE})
     assert rules_files.check(dist) == []
@@ -334,7 +346,7 @@ def test_build_paths_symlinks_and_python_commands(tmp_path: Path):
     (install / "bin/pip3").write_text("#!/install/bin/python3.13\nimport pip\n")
     (install / "bin/idle3.13").write_text("#!/usr/local/bin/python3\nimport idlelib\n")
     (install / "bin/2to3").write_text('#!/bin/sh\nexec /tools/deps/bin/python "$@"\n')
-    (install / "lib/pkgconfig/python-3.13.pc").write_text("libdir=/build/out/lib\n")
+    (install / "lib/pkgconfig/python-3.13.pc").write_text("Libs: -L/build/out/lib\n")
     (install / "lib/python3.13/tool.py").write_text("#!/sysroot/usr/bin/python\n")
     (install / "bin/pydoc3").symlink_to("pydoc3.13")
     (install / "bin/python").unlink()

@@ -22,9 +22,12 @@ _MAX_TEXT = 1 << 20  # scripts and .pc files are small; a larger file is data, n
 
 def _build_path_pattern() -> re.Pattern[str]:
     prefixes = [*build_path_prefixes(), str(ROOT)]
-    # A whole path component: /install or /install/..., not /usr/install or ${prefix}/build.
+    # A path that starts there: at the start of a word, after a quote, `#!`, `=`, `:` or a compiler
+    # option (-L/tools/...), and ending the component (/install or /install/...); not
+    # /usr/install or ${prefix}/build.
     alternatives = "|".join(re.escape(p) for p in sorted(prefixes, key=len, reverse=True))
-    return re.compile(rf"(?<![\w.~$}}/-])(?:{alternatives})(?![\w.-])")
+    start = r"""(?:^|(?<=[\s"'=:,;(`!])|(?<=-[A-Za-z]))"""
+    return re.compile(rf"{start}(?:{alternatives})(?![\w.-])")
 
 
 def check(dist: Distribution) -> list[Finding]:

@@ -104,5 +104,8 @@ def build_linux(config: LinuxBuildConfig) -> None:
 
         with log.step("validate the full archive"):
             # A finding fails the build; each is printed as one line first.
-            validate_or_fail(outputs[0], config.target.triple, report=log.info)
+            validate_or_fail(
+                outputs[0], config.target.triple, report=log.info,
+                stamp=ROOT / "build" / "assemble" / run_name / "validated",
+            )  # fmt: skip
     log.info(f"finished in {log.format_seconds(time.monotonic() - started)}")

@@ -22,6 +22,7 @@ import zstandard
 
 from pythonbuild.archive import write_distribution_archive
 from pythonbuild.elf import read_elf
+from pythonbuild.errors import BuildError
 from pythonbuild.plan import load_extension_modules
 from pythonbuild.targets import get_target
 from pythonbuild.validate import rules_document, rules_elf, rules_files
@@ -477,3 +478,28 @@ def test_no_traceback_from_the_module_entry_point(tmp_path: Path):
     )  # fmt: skip
     assert result.returncode == 1
     assert "Traceback" not in result.stderr and result.stderr.startswith("error: "), result.stderr
+
+
+def test_a_pass_is_remembered_for_an_unchanged_archive(tmp_path: Path, monkeypatch):
+    from pythonbuild.validate import run
+
+    archive = tmp_path / "x-full.tar.zst"
+    archive.write_bytes(b"first")
+    stamp = tmp_path / "state" / "validated"
+    calls = []
+    monkeypatch.setattr(run, "validate_archive", lambda path, target: calls.append(path) or [])
+    run.validate_or_fail(archive, stamp=stamp, report=lambda line: None)
+    run.validate_or_fail(archive, stamp=stamp, report=lambda line: None)
+    assert len(calls) == 1 and stamp.is_file()
+    archive.write_bytes(b"second")
+    run.validate_or_fail(archive, stamp=stamp, report=lambda line: None)
+    assert len(calls) == 2
+    failing = Finding("python/x", "rule", "this", "that")
+    monkeypatch.setattr(run, "validate_archive", lambda path, target: [failing])
+    archive.write_bytes(b"third")
+    reported: list[str] = []
+    with pytest.raises(BuildError, match="failed validation with 1 finding"):
+        run.validate_or_fail(archive, stamp=stamp, report=reported.append)
+    assert reported == [failing.line()]
+    with pytest.raises(BuildError):  # a failure is never remembered as a pass
+        run.validate_or_fail(archive, stamp=stamp, report=reported.append)

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from .. import elf
 from ..archive import extract_archive, open_distribution
 from ..errors import BuildError
-from ..metadata import FORMAT_VERSION
+from ..metadata import FORMAT_VERSION, SCHEMA_PATH
+from ..paths import RESOURCES, UNIX_DIR
 from ..targets import Target, load_targets
 from . import rules_document, rules_elf, rules_files
+from .data import DATA_DIR
 from .findings import TOP, Distribution, Finding
 
 DOCUMENT_MEMBER = f"{TOP}/PYTHON.json"
@@ -98,10 +102,42 @@ def validate_archive(archive: Path, expected_target: str | None = None) -> list[
         return validate_tree(dist)
 
 
+def _validation_inputs(archive: Path) -> str:
+    """Hash of the archive and of everything the verdict depends on: the rules and their data."""
+    digest = hashlib.sha256()
+    inputs = [
+        *sorted(Path(__file__).parent.glob("*.py")),
+        *sorted(DATA_DIR.glob("*.yml")),
+        SCHEMA_PATH,
+        UNIX_DIR / "targets.yml",
+        UNIX_DIR / "extension-modules.yml",
+        RESOURCES / "downloads.yml",
+        Path(elf.__file__),
+        archive,
+    ]
+    for path in inputs:
+        digest.update(path.name.encode() + b"\0")
+        with path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
 def validate_or_fail(
-    archive: Path, expected_target: str | None = None, report: Callable[[str], None] = print
+    archive: Path,
+    expected_target: str | None = None,
+    report: Callable[[str], None] = print,
+    stamp: Path | None = None,
 ) -> None:
-    """Validate ``archive``; report each finding, then raise BuildError if there were any."""
+    """Validate ``archive``; report each finding, then raise BuildError if there were any.
+
+    With ``stamp``, a pass is recorded there and an unchanged archive, checked by unchanged
+    rules, is not validated again (a rebuild that changes nothing stays fast).
+    """
+    inputs = _validation_inputs(archive) if stamp else None
+    if stamp and inputs and stamp.is_file() and stamp.read_text().strip() == inputs:
+        report(f"{archive.name} passed validation before and is unchanged")
+        return
     findings = validate_archive(archive, expected_target)
     for finding in findings:
         report(finding.line())
@@ -110,3 +146,6 @@ def validate_or_fail(
             f"{archive.name} failed validation with {len(findings)} finding(s) (listed above; "
             "docs/validation.md explains each rule)"
         )
+    if stamp and inputs:
+        stamp.parent.mkdir(parents=True, exist_ok=True)
+        stamp.write_text(inputs + "\n")

@@ -5,6 +5,8 @@ Staging layout (``<work>/stage/python``), which the full archive mirrors:
     install/      the relocatable installation
     build/        objects and static libraries for relinking (see docs/python-json.md)
     licenses/     one license text per component
+    sbom.spdx.json, sbom.cdx.json   the SBOMs (docs/sbom.md), also in install_only's python/
+                                    and beside the archives in dist/ as <full archive stem>.*
 """
 
 from __future__ import annotations
@@ -13,12 +15,13 @@ import hashlib
 import json
 import shutil
 import tarfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path, PurePosixPath
 
 from . import log
 from .archive import (
     archive_name,
+    atomic_output,
     write_distribution_archive,
     write_install_only_archive,
     write_sha256sums,
@@ -39,6 +42,8 @@ from .paths import ROOT
 from .plan import BuildPlan, extension_modules_for
 from .registry import Registry
 from .relocate import make_relocatable
+from .sbom import SBOM_SUFFIXES, bill_of_materials, render_sboms
+from .sbom_images import ImagePackages, image_packages_text
 
 FULL_ARCHIVE_ORDER = ["PYTHON.json", "install", "build", "licenses"]
 # Code whose change changes the archives even when no build step reruns.
@@ -132,7 +137,9 @@ def assemble_distribution(
     tarballs: dict[str, Path],
     dist_dir: Path,
     work_dir: Path,
+    image_packages: Sequence[ImagePackages] = (),
 ) -> list[Path]:
+    """Write the archives and SBOMs into ``dist_dir``; returns them, full archive first."""
     request = plan.request
     target, options = request.target, request.options
     cpython = registry.cpython(request.python)
@@ -146,9 +153,15 @@ def assemble_distribution(
         )
         for flavor in ("full", "install_only")
     }
+    stem = names["full"].removesuffix(".tar.zst")
+    sbom_names = {kind: f"{stem}{suffix}" for kind, suffix in SBOM_SUFFIXES.items()}
     outputs = [dist_dir / names["full"], dist_dir / names["install_only"]]
+    outputs += [dist_dir / name for name in sbom_names.values()]
+    packages_text = image_packages_text(list(image_packages))
     stamp = work_dir / "assembled.json"
-    digest = _inputs_digest(plan, cpython_artifact, list(names.values()))
+    digest = _inputs_digest(
+        plan, cpython_artifact, [*names.values(), *sbom_names.values(), packages_text]
+    )
     if _up_to_date(stamp, digest, outputs):
         log.info("distribution archives are up to date")
         return [*outputs, write_sha256sums(dist_dir, outputs)]
@@ -200,6 +213,10 @@ def assemble_distribution(
         interpreter_links_libpython=links_libpython,
     )
     write_python_json(doc, python_dir)
+    (python_dir / "build" / "image-packages.txt").write_text(packages_text)
+    sboms = render_sboms(bill_of_materials(plan, registry, image_packages, stem, names))
+    for kind, data in sboms.items():
+        (python_dir / f"sbom{SBOM_SUFFIXES[kind]}").write_bytes(data)
 
     dist_dir.mkdir(parents=True, exist_ok=True)
     full = write_distribution_archive(
@@ -208,15 +225,23 @@ def assemble_distribution(
         group_order=FULL_ARCHIVE_ORDER,
         mtime=request.source_date_epoch,
     )
+    # install_only's python/ is install/; the SBOMs join it only now, so that the full archive's
+    # python/install/ stays the bare installation.
+    for suffix in SBOM_SUFFIXES.values():
+        shutil.copyfile(python_dir / f"sbom{suffix}", install / f"sbom{suffix}")
     install_only = write_install_only_archive(
         python_dir,
         dist_dir / names["install_only"],
         mtime=request.source_date_epoch,
         exclude=install_only_exclude(doc),
     )
-    sums = write_sha256sums(dist_dir, [full, install_only])
+    sbom_paths = [dist_dir / sbom_names[kind] for kind in sboms]
+    for path, data in zip(sbom_paths, sboms.values(), strict=True):
+        with atomic_output(path) as out:
+            out.write(data)
+    sums = write_sha256sums(dist_dir, [full, install_only, *sbom_paths])
     stamp.write_text(
         json.dumps({"inputs": digest, "outputs": {p.name: _sha256(p) for p in outputs}}, indent=1)
     )
     log.info(f"newest GLIBC symbol version: {glibc}; ELF files checked: {len(infos)}")
-    return [full, install_only, sums]
+    return [full, install_only, *sbom_paths, sums]

@@ -29,6 +29,13 @@ from .debian import debian_mirror_uri, ensure_host_tool
 from .engine import Engine
 from .errors import BuildError
 from .paths import UNIX_DIR
+from .sbom_images import (
+    ImagePackages,
+    read_record,
+    record_image_packages,
+    record_path,
+    record_rootfs_packages,
+)
 from .targets import Target
 
 IMAGE_PREFIX = "standalone-python"
@@ -114,8 +121,14 @@ def _image_exists(engine: Engine, tag: str) -> bool:
         return False
 
 
-def ensure_rootfs_image(engine: Engine, spec: RootfsSpec, logs: Path) -> str:
-    """Make (or find) the imported image for ``spec``; returns its tag."""
+def ensure_rootfs_image(
+    engine: Engine, spec: RootfsSpec, logs: Path, records: Path | None = None
+) -> str:
+    """Make (or find) the imported image for ``spec``; returns its tag.
+
+    With ``records`` (a directory), a new image's Debian packages are recorded there
+    (``sbom_images``); the tag does not change.
+    """
     if _image_exists(engine, spec.tag):
         return spec.tag
     debootstrap = ensure_host_tool("debootstrap", "debootstrap", logs / "apt-debootstrap.log")
@@ -135,6 +148,9 @@ def ensure_rootfs_image(engine: Engine, spec: RootfsSpec, logs: Path) -> str:
             result = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, check=False)
         if result.returncode != 0:
             raise log.LoggedFailure(f"debootstrap of {spec.suite} failed", logfile)
+        if records is not None:
+            # Now or never: a sysroot keeps no dpkg database.
+            record_rootfs_packages(records, spec.tag, rootfs)
         if spec.keep:
             _relativize_symlinks(rootfs)
         members = list(spec.keep) if spec.keep else ["."]
@@ -211,18 +227,43 @@ def planned_build_image(target: Target) -> BuildImage:
     return BuildImage(build_image_tag(target, dockerfile), dockerfile)
 
 
-def ensure_build_image(engine: Engine, target: Target, logs: Path) -> BuildImage:
+def ensure_build_image(
+    engine: Engine, target: Target, logs: Path, records: Path | None = None
+) -> BuildImage:
+    """Make (or find) the build image; with ``records``, record the packages of each image made,
+    and of a build image found without a record."""
     base_spec, sysroot_spec = _rootfs_specs(target)
-    base = ensure_rootfs_image(engine, base_spec, logs)
-    sysroot = ensure_rootfs_image(engine, sysroot_spec, logs)
+    base = ensure_rootfs_image(engine, base_spec, logs, records)
+    sysroot = ensure_rootfs_image(engine, sysroot_spec, logs, records)
     dockerfile = render_build_dockerfile(target, base, sysroot)
     tag = build_image_tag(target, dockerfile)
-    if _image_exists(engine, tag):
-        return BuildImage(tag, dockerfile)
-    logfile = logs / f"image-{target.image}-{target.triple}.log"
-    with log.step(f"build image {tag}"):
-        _docker_build(engine, dockerfile, tag, logfile)
+    if not _image_exists(engine, tag):
+        logfile = logs / f"image-{target.image}-{target.triple}.log"
+        with log.step(f"build image {tag}"):
+            _docker_build(engine, dockerfile, tag, logfile)
+        if records is not None:
+            record_path(records, tag).unlink(missing_ok=True)  # a rebuilt image: record anew
+    if records is not None and not record_path(records, tag).is_file():
+        record_image_packages(engine, records, tag)
     return BuildImage(tag, dockerfile)
+
+
+def recorded_image_packages(target: Target, records: Path) -> list[ImagePackages]:
+    """The build and sysroot images' packages as recorded (no engine needed)."""
+    _, sysroot = _rootfs_specs(target)
+    build_tag = planned_build_image(target).tag
+    return [
+        ImagePackages(
+            "build", build_tag, BASE_SUITE, tuple(BUILD_PACKAGES), read_record(records, build_tag)
+        ),
+        ImagePackages(
+            "sysroot",
+            sysroot.tag,
+            sysroot.suite,
+            sysroot.include,
+            read_record(records, sysroot.tag),
+        ),
+    ]
 
 
 def _docker_build(engine: Engine, dockerfile: str, tag: str, logfile: Path) -> None:

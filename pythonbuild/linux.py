@@ -13,11 +13,12 @@ from .cli_linux import LinuxBuildConfig
 from .cpu import host_cpu_flags, missing_cpu_flags
 from .errors import BuildError
 from .fetch import default_mirrors, fetch_source
-from .images import ensure_build_image, planned_build_image
+from .images import ensure_build_image, planned_build_image, recorded_image_packages
 from .packages import Workspace, run_step
 from .paths import ROOT
 from .plan import BuildPlan, BuildRequest, cpython_build_epoch, make_plan, release_tag
 from .registry import load_registry
+from .sbom_images import record_image_packages, record_path, records_dir
 
 
 def _run_steps(
@@ -28,7 +29,9 @@ def _run_steps(
         log.info(f"using {engine.description}")
     try:
         with log.step("build images"):
-            image = ensure_build_image(engine, config.target, workspace.log_dir)
+            image = ensure_build_image(
+                engine, config.target, workspace.log_dir, records_dir(config.cache_dir)
+            )
         if image.tag != plan.image_tag:
             raise BuildError(
                 f"the build image came out as {image.tag}, the plan expected {plan.image_tag}; "
@@ -38,6 +41,23 @@ def _run_steps(
             run_step(engine, plan, step, tarballs[step.name], workspace)
     finally:
         engine.close(keep=config.keep_engine)
+
+
+def _record_build_image(config: LinuxBuildConfig, tag: str) -> None:
+    """Record the packages of a build image made before recording existed (for the SBOMs).
+
+    Cached builds need no engine otherwise, so this happens once per image; without the engine
+    or the image, the SBOMs name the tool-chain packages without versions.
+    """
+    with log.step("record the build image's Debian packages"):
+        try:
+            engine = engine_mod.connect(allow_private=config.allow_private_engine)
+            try:
+                record_image_packages(engine, records_dir(config.cache_dir), tag)
+            finally:
+                engine.close(keep=config.keep_engine)
+        except BuildError as exc:
+            log.info(f"not recorded ({exc}); the SBOMs list its packages without versions")
 
 
 def _check_host_runs_target(config: LinuxBuildConfig) -> None:
@@ -86,6 +106,8 @@ def build_linux(config: LinuxBuildConfig) -> None:
         _run_steps(config, plan, tarballs, workspace)
     else:
         log.info(f"all {len(plan.steps)} build steps are cached; nothing to build")
+        if not record_path(records_dir(config.cache_dir), plan.image_tag).is_file():
+            _record_build_image(config, plan.image_tag)
     artifacts = {step.name: workspace.artifacts / step.artifact_name for step in plan.steps}
 
     with log.step("assemble distribution archives"):
@@ -96,6 +118,7 @@ def build_linux(config: LinuxBuildConfig) -> None:
             tarballs=tarballs,
             dist_dir=config.dist_dir,
             work_dir=ROOT / "build" / "assemble" / run_name,
+            image_packages=recorded_image_packages(config.target, records_dir(config.cache_dir)),
         )
     for path in outputs:
         log.info(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")

@@ -1,0 +1,211 @@
+"""Software bills of materials of a distribution, in SPDX 2.3 and CycloneDX 1.6 JSON.
+
+One model (:class:`BillOfMaterials`) is built from three sources, each authoritative for its part:
+
+- the plan: exactly the sources that went into this distribution (CPython and its libraries);
+- the source registry: version, URL, sha256, licenses, CPE and dependencies of each source;
+- the recorded packages of the build images (``sbom_images``): the tool chain.
+
+``sbom_spdx`` and ``sbom_cyclonedx`` write the model out.  The bytes are deterministic: the only
+time is the distribution's SOURCE_DATE_EPOCH, the document ids are UUIDs derived from a hash of
+the content, and every key and list is sorted.  docs/sbom.md describes the documents.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from pathlib import Path
+from urllib.parse import quote
+
+from .plan import BuildPlan
+from .registry import Registry, Source
+from .sbom_cyclonedx import cyclonedx_document
+from .sbom_images import DebianPackage, ImagePackages
+from .sbom_model import BillOfMaterials, Component, Relation
+from .sbom_spdx import spdx_document
+
+# Debian's release numbers, for the operating systems' CPEs.
+DEBIAN_RELEASES = {"buster": "10", "bullseye": "11", "bookworm": "12", "trixie": "13"}
+# Besides what the sysroot recipe asks for: glibc itself, whose libraries the binaries link to.
+SYSROOT_ALSO = ("libc6",)
+SBOM_SUFFIXES = {"spdx": ".spdx.json", "cyclonedx": ".cdx.json"}
+
+
+# ---------------------------------------------------------------------------------------------
+# Identifiers
+
+
+def _purl_quote(text: str) -> str:
+    # Percent-encoding as the purl reference implementation writes its canonical form.
+    return quote(text, safe=":/")
+
+
+def generic_purl(name: str, version: str, url: str, sha256: str) -> str:
+    """``pkg:generic`` for a tarball: where it came from and the checksum of its bytes."""
+    qualifiers = f"checksum=sha256:{sha256}&download_url={_purl_quote(url)}"
+    return f"pkg:generic/{_purl_quote(name)}@{_purl_quote(version)}?{qualifiers}"
+
+
+def debian_purl(package: DebianPackage, suite: str) -> str:
+    purl = f"pkg:deb/debian/{_purl_quote(package.name)}"
+    if package.version:
+        purl += f"@{_purl_quote(package.version)}"
+    qualifiers = {"arch": package.architecture, "distro": suite}
+    return purl + "?" + "&".join(f"{k}={_purl_quote(v)}" for k, v in qualifiers.items() if v)
+
+
+def cpe23(part: str, vendor_product: str, version: str) -> str:
+    """A CPE 2.3 formatted string; characters other than letters, digits, ``._-`` are quoted."""
+    quoted = re.sub(r"([^A-Za-z0-9._-])", r"\\\1", version) if version else "*"
+    return f"cpe:2.3:{part}:{vendor_product}:{quoted}:*:*:*:*:*:*:*"
+
+
+# ---------------------------------------------------------------------------------------------
+# The model
+
+
+def _source_component(
+    source: Source, ref: str, name: str, kind: str, description: str
+) -> Component:
+    return Component(
+        ref=ref,
+        name=name,
+        version=source.version,
+        kind=kind,
+        description=description,
+        licenses=source.licenses,
+        download_url=source.url,
+        file_name=source.filename,
+        sha256=source.sha256,
+        purl=generic_purl(name, source.version, source.url, source.sha256),
+        cpe=cpe23("a", source.cpe, source.version) if source.cpe else "",
+        properties=(("standalone-python:source-origin", source.origin),),
+    )
+
+
+def _toolchain(images: Sequence[ImagePackages]) -> tuple[list[Component], list[Relation]]:
+    components: list[Component] = []
+    relations: list[Relation] = []
+    for image in images:
+        # The build image's programs build the distribution; the sysroot's headers, libraries
+        # and start files end up in it.
+        relation = "BUILD_TOOL_OF" if image.role == "build" else "BUILD_DEPENDENCY_OF"
+        os_ref = f"os-{image.role}-{image.suite}"
+        release = DEBIAN_RELEASES.get(image.suite, "")
+        components.append(
+            Component(
+                ref=os_ref,
+                name="debian",
+                version=release or image.suite,
+                kind="operating-system",
+                description=f"Debian {image.suite} (debootstrap --variant=minbase), the "
+                f"{image.role} image {image.tag}",
+                cpe=cpe23("o", "debian:debian_linux", release) if release else "",
+                supplier="Debian",
+            )
+        )
+        relations.append(Relation(os_ref, relation, "cpython"))
+        names = set(image.requested) | (set(SYSROOT_ALSO) if image.role == "sysroot" else set())
+        for package in sorted(image.package(name) for name in names):
+            ref = f"deb-{image.role}-{package.name}"
+            components.append(
+                Component(
+                    ref=ref,
+                    name=package.name,
+                    version=package.version,
+                    kind="build-tool" if image.role == "build" else "library",
+                    description=f"Debian {image.suite} package in the {image.role} image"
+                    + ("" if package.version else " (version not recorded)"),
+                    purl=debian_purl(package, image.suite),
+                    supplier="Debian",
+                )
+            )
+            relations += [Relation(os_ref, "CONTAINS", ref), Relation(ref, relation, "cpython")]
+    return components, relations
+
+
+def bill_of_materials(
+    plan: BuildPlan,
+    registry: Registry,
+    images: Sequence[ImagePackages],
+    name: str,
+    archives: Mapping[str, str],
+) -> BillOfMaterials:
+    """The distribution ``name`` built by ``plan``; ``archives``: flavor -> archive file name."""
+    request = plan.request
+    cpython = plan.step("cpython")
+    archive_list = ", ".join(archives[flavor] for flavor in sorted(archives))
+    subject = _source_component(
+        cpython.source,
+        "cpython",
+        "cpython",
+        "application",
+        f"CPython {cpython.source.version} for {request.target.triple}, build options "
+        f"{request.options.name}; distribution archives: {archive_list}",
+    )
+    subject = replace(
+        subject,
+        properties=(
+            *subject.properties,
+            ("standalone-python:build-options", request.options.name),
+            ("standalone-python:target-triple", request.target.triple),
+        ),
+    )
+    libraries = [
+        _source_component(
+            registry[step.name],
+            step.name,
+            step.name,
+            "library",
+            f"{step.name} {step.source.version}, built from source and linked statically",
+        )
+        for step in plan.steps
+        if step.name != "cpython"
+    ]
+    relations = [Relation("cpython", "STATIC_LINK", lib.ref) for lib in libraries]
+    relations += [
+        Relation(lib.ref, "DEPENDS_ON", dep)
+        for lib in libraries
+        for dep in registry[lib.ref].depends
+    ]
+    toolchain, toolchain_relations = _toolchain(images)
+    return BillOfMaterials(
+        name=name,
+        timestamp=request.source_date_epoch,
+        tool_version=request.tag,
+        subject=subject,
+        components=tuple(sorted(libraries, key=lambda c: c.ref)),
+        toolchain=tuple(sorted(toolchain, key=lambda c: c.ref)),
+        relations=tuple(sorted(set(relations + toolchain_relations), key=_relation_key)),
+    )
+
+
+def _relation_key(relation: Relation) -> tuple[str, str, str]:
+    return (relation.source, relation.kind, relation.target)
+
+
+# ---------------------------------------------------------------------------------------------
+# Writing
+
+
+def dumps(document: Mapping) -> bytes:
+    return (json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
+
+
+def render_sboms(bom: BillOfMaterials) -> dict[str, bytes]:
+    """Format name ("spdx", "cyclonedx") -> document bytes."""
+    return {"spdx": dumps(spdx_document(bom)), "cyclonedx": dumps(cyclonedx_document(bom))}
+
+
+def write_sboms(bom: BillOfMaterials, directory: Path, stem: str) -> list[Path]:
+    """Write ``<stem>.spdx.json`` and ``<stem>.cdx.json`` into ``directory``."""
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for kind, data in render_sboms(bom).items():
+        path = directory / f"{stem}{SBOM_SUFFIXES[kind]}"
+        path.write_bytes(data)
+        written.append(path)
+    return written

@@ -196,6 +196,14 @@ def test_wrong_machine_and_damaged_elf(elf_tree: Path, tmp_path: Path):
     assert "EM_AARCH64 ELF64" in machine[0].found and "EM_X86_64" in machine[0].allowed
 
 
+def test_fortify_is_only_required_of_code_calling_fortifiable_functions(elf_tree: Path, tmp_path):
+    root = tmp_path / "python"
+    shutil.copytree(elf_tree, root)
+    _compile("int PyInit_bad(int x) { return x + 1; }", root / BAD, ["-O2"])
+    rules = {rule for member, rule in _elf_findings(_dist(root)) if member.endswith(BAD)}
+    assert "fortify" not in rules and "stack-protector" in rules
+
+
 def test_exemptions_come_from_data(elf_tree: Path, monkeypatch):
     monkeypatch.setattr(rules_elf, "hardening_exemptions", lambda rule: {"bad": "a test exemption"})
     rules = {rule for _, rule in _elf_findings(_dist(elf_tree))}

@@ -47,6 +47,11 @@ def hardening_exemptions(rule: str) -> dict[str, str]:
     return dict(_load("hardening.yml")["exempt"].get(rule) or {})
 
 
+def fortifiable_functions() -> frozenset[str]:
+    """libc functions _FORTIFY_SOURCE replaces by checked variants when sizes are known."""
+    return frozenset(_load("hardening.yml")["fortifiable"])
+
+
 @dataclass(frozen=True)
 class AllowedBuildPath:
     member_glob: str  # relative to python/install

@@ -10,7 +10,12 @@ from elftools.common.exceptions import ELFError
 
 from ..elf import ElfInfo, is_elf, read_elf, read_elf_header
 from ..versions import version_tuple
-from .data import bundled_symbol_patterns, elf_machines, hardening_exemptions
+from .data import (
+    bundled_symbol_patterns,
+    elf_machines,
+    fortifiable_functions,
+    hardening_exemptions,
+)
 from .findings import Distribution, Finding, examples
 
 LOADED_TYPES = ("ET_EXEC", "ET_DYN")  # what the dynamic loader maps: executables, shared objects
@@ -193,6 +198,7 @@ def _compiler_hardening(dist: Distribution, loaded: list[ElfInfo]) -> Iterator[F
         return  # an invalid PYTHON.json is reported by the document rules
     stack_exempt = hardening_exemptions("stack-protector")
     fortify_exempt = hardening_exemptions("fortify")
+    fortifiable = fortifiable_functions()
     for info in loaded:
         role = roles.get(info.path)
         if role is None:
@@ -206,7 +212,8 @@ def _compiler_hardening(dist: Distribution, loaded: list[ElfInfo]) -> Iterator[F
                 "code compiled with -fstack-protector-strong",
             )
         fortified = {n for n in info.imported if _FORTIFIED.match(n)} - _STACK_PROTECTOR
-        if role not in fortify_exempt and not fortified:
+        could_fortify = bool(info.imported & fortifiable)
+        if role not in fortify_exempt and could_fortify and not fortified:
             yield Finding(
                 member,
                 "fortify",

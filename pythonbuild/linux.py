@@ -49,7 +49,7 @@ def _record_build_image(config: LinuxBuildConfig, tag: str) -> None:
     Cached builds need no engine otherwise, so this happens once per image; without the engine
     or the image, the SBOMs name the tool-chain packages without versions.
     """
-    with log.step("record the build image's Debian packages"):
+    with log.step("record the tool chain's Debian packages"):
         try:
             engine = engine_mod.connect(allow_private=config.allow_private_engine)
             try:

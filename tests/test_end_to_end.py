@@ -69,12 +69,35 @@ def test_full_archive_layout(build):
         names = [member.name for member in tar]
     assert names[0] == "python/PYTHON.json"
     groups = [n.split("/")[1] for n in names[1:]]
-    order = ["install", "build", "licenses"]
+    order = ["install", "build", "licenses", "sbom.cdx.json", "sbom.spdx.json"]
     assert sorted(groups, key=order.index) == groups, "members not grouped install, build, licenses"
-    for group in order:
+    for group in order[:3]:
         members = [n for n in names if n.startswith(f"python/{group}/")]
         assert members, f"no python/{group}/ members"
         assert members == sorted(members)
+
+
+def test_sboms_in_archives_and_dist(build, full_tree, python_home):
+    """The SBOMs are beside the archives (and in SHA256SUMS), the same bytes in both archives,
+    valid by the formats' own tools, and name every library the licenses directory has."""
+    from test_sbom import cyclonedx_problems, spdx_problems
+
+    stem = build["full"].name.removesuffix(".tar.zst")
+    sums = (build["dist"] / "SHA256SUMS").read_text().splitlines()
+    listed = {line.split("  ", 1)[1] for line in sums}
+    for suffix in (".spdx.json", ".cdx.json"):
+        beside = build["dist"] / f"{stem}{suffix}"
+        assert beside.name in listed
+        assert (full_tree / f"sbom{suffix}").read_bytes() == beside.read_bytes()
+        assert (python_home / f"sbom{suffix}").read_bytes() == beside.read_bytes()
+    assert spdx_problems(build["dist"] / f"{stem}.spdx.json") == []
+    assert cyclonedx_problems((build["dist"] / f"{stem}.cdx.json").read_text()) == []
+    spdx = json.loads((full_tree / "sbom.spdx.json").read_text())
+    named = {p["name"] for p in spdx["packages"]}
+    licensed = {p.name.split(".")[1] for p in (full_tree / "licenses").iterdir()}
+    assert licensed <= named, licensed - named
+    packages = (full_tree / "build" / "image-packages.txt").read_text()
+    assert "\tclang-19\t" in packages and "\tlibc6-dev\t" in packages
 
 
 def test_python_json_and_licenses(full_tree):

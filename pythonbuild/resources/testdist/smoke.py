@@ -388,7 +388,7 @@ def check_no_system_python(ctx: Context) -> str:
             "usr/bin/python*",
             "usr/local/bin/python*",
             "usr/lib/python3*",
-            "usr/lib/x86_64-linux-gnu/libpython*",
+            "usr/lib/*/libpython*",
         )
         for path in Path("/").glob(pattern)
     ]

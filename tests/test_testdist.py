@@ -197,6 +197,7 @@ REGRTEST_JUNIT = """<testsuites tests="5" errors="1" failures="1">
 <testcase name="test.test_a.T.test_skip" status="run" result="completed"><skipped>needs X</skipped></testcase>
 <testcase name="test.test_a.T.test_err" status="run" result="completed"><error message="boom">tb</error></testcase>
 <testcase name="test.test_a.T.test_lucky" status="run" result="completed"><outcome>UNEXPECTED_SUCCESS</outcome></testcase>
+<testcase />
 </testsuite>
 <testsuite tests="1"><testcase name="test.test_a.T.test_flaky" status="run" result="completed" time="0.2"/></testsuite>
 </testsuites>"""

@@ -112,6 +112,10 @@ def read_regrtest_junit(path: Path, suite: str = "regrtest") -> list[CaseResult]
     cases: dict[str, CaseResult] = {}
     for element in root.iter("testcase"):
         test_id = element.get("name", "")
+        if not test_id:
+            # regrtest leaves an empty <testcase/> for a test whose subtest failed; that
+            # failure comes from its console output instead (file_level_cases).
+            continue
         seconds = float(element.get("time") or 0)
         problem = element.find("failure")
         if problem is None:

@@ -57,6 +57,11 @@ case "${optimization}" in
     debug) configure_args+=(--with-pydebug) ;;
     *) echo "unknown build options ${BUILD_OPTIONS}" >&2; exit 2 ;;
 esac
+if [[ "${optimization}" == *lto ]]; then
+    # lld runs link-time optimization at -O2 unless told otherwise, and CPython's link lines
+    # carry no -O: ask for the same -O3 the objects were compiled with.
+    LDFLAGS_NODIST+=" -Wl,--lto-O3"
+fi
 if [[ "${BUILD_OPTIONS}" == freethreaded+* ]]; then
     configure_args+=(--disable-gil)
 fi
@@ -96,6 +101,15 @@ cat Modules/Setup.local
 # Regenerate the Makefile from the new Setup.local before building.
 make -s Makefile Modules/config.c
 
+# A Makefile variable as make expands it.
+cat > /tmp/print-var.mk <<'MAKE'
+print-%:
+	@echo '$($*)'
+MAKE
+make_var() {
+    make -s --no-print-directory -f Makefile -f /tmp/print-var.mk "print-$1"
+}
+
 # The training set of PGO and BOLT (CPython's default PROFILE_TASK), each test in its own worker
 # process so training uses every core.
 training_task="-m test --pgo -j${JOBS} --timeout="
@@ -107,13 +121,8 @@ if [[ "${optimization}" == pgo* ]]; then
         # The instrumented build only has to count. clang instruments in its front end, before
         # any link-time optimization, so the profile is the same without LTO, and skipping
         # the instrumented build's whole-program links saves minutes.
-        cat > /tmp/print-var.mk <<'MAKE'
-print-%:
-	@echo '$($*)'
-MAKE
         without_lto() {
-            make -s --no-print-directory -f Makefile -f /tmp/print-var.mk "print-$1" \
-                | sed -E 's/(^| )-flto(=[a-z]+)?( |$)/ /g'
+            make_var "$1" | sed -E 's/(^| )-flto(=[a-z]+)?( |$)/ /g'
         }
         profile_gen_overrides=(
             CONFIGURE_CFLAGS_NODIST="$(without_lto CONFIGURE_CFLAGS_NODIST)"
@@ -144,12 +153,39 @@ make -f Makefile -f /tmp/relink.mk relink-python
 if [[ "${WITH_BOLT:-0}" == 1 ]]; then
     # Instrument, train with the same PROFILE_TASK, and rewrite. Only the python executable:
     # it no longer loads libpython.so, so training would leave no profile for the library.
-    # BOLT-instrumented binaries crash in a few tests of the training set (upstream knows
-    # test_embed, cpython#128473; with llvm-bolt 19 here also test_bytes' ctypes call of the
-    # varargs PyBytes_FromFormat). Training runs each test in its own worker process, so a crash
-    # loses only that test's profile, and such a crash does not stop the build...
     stage "BOLT: instrument, train, optimize python"
+    # Functions written in assembly (OpenSSL's, libffi's, CPython's perf trampoline) are left
+    # alone: their hand-made stack and control flow is not what llvm-bolt expects of compiled
+    # code. Assembled objects are the ELF objects without a .comment section, which clang
+    # writes into every object it compiles from C (LTO objects are bitcode, not ELF: never
+    # assembly).
+    assembly_functions() {
+        local unpacked=/tmp/bolt-objects archive
+        rm -rf "${unpacked}"
+        for archive in "${PREFIX}"/lib/*.a; do
+            mkdir -p "${unpacked}/${archive##*/}"
+            (cd "${unpacked}/${archive##*/}" && llvm-ar x "${archive}")
+        done
+        { find "${unpacked}" -name '*.o'; find . -name '*.o' -not -path './build/*'; } \
+            | LC_ALL=C sort | while read -r object; do
+                [[ "$(head -c 4 "${object}" | tr -d '\177')" == ELF ]] || continue
+                llvm-readelf --string-dump=.comment "${object}" 2>/dev/null | grep -q . && continue
+                llvm-nm --defined-only "${object}" \
+                    | awk '$2 ~ /^[Tt]$/ { name = $3; gsub(/[.$]/, "\\\\&", name); print "^" name "(/[0-9]+)?$" }'
+            done | LC_ALL=C sort -u
+    }
+    assembly_functions > /tmp/bolt-skip-funcs.txt
+    echo "BOLT: leaving $(wc -l < /tmp/bolt-skip-funcs.txt) assembly functions alone"
+    # Configure's flags (they skip the functions with computed gotos, see above), less two that
+    # break with llvm-bolt 19: -update-debug-sections crashes llvm-bolt on clang 19's DWARF 5
+    # (llvm#67966; the optimized python then carries no debug info, libpython.so keeps its
+    # own), and -frame-opt=hot yields a python that crashes on start.
+    bolt_common="$(make_var BOLT_COMMON_FLAGS | sed -E 's/(^| )-update-debug-sections( |$)/ /') -skip-funcs-file=/tmp/bolt-skip-funcs.txt"
+    bolt_apply="$(make_var BOLT_APPLY_FLAGS | sed -E 's/(^| )-frame-opt=[a-z]+( |$)/ /')"
+    # Training runs each test in its own worker process: should the instrumented python crash
+    # in a test (upstream knows test_embed, cpython#128473), only that test's profile is lost...
     make profile-bolt-stamp BOLT_BINARIES='$(BUILDPYTHON)' \
+        BOLT_COMMON_FLAGS="${bolt_common}" BOLT_APPLY_FLAGS="${bolt_apply}" \
         PROFILE_TASK="${training_task} || echo 'BOLT training: some tests failed under the instrumented binary; the other profiles are used'"
     # ... but the optimized binary must pass the whole training set.
     stage "BOLT: run the training set with the optimized python"
@@ -159,6 +195,16 @@ fi
 
 stage install
 make install DESTDIR=/out
+(
+    cd "/out${BUILD_PREFIX}/bin"
+    # A free-threaded install has python3.X as a hard link to python3.Xt; archives would carry
+    # the interpreter twice.
+    if [[ -f "python${PYTHON_VERSION}t" ]]; then
+        ln -sf "python${PYTHON_VERSION}t" "python${PYTHON_VERSION}"
+    fi
+    # Installers (uv and others) run bin/python of these layouts; CPython installs python3 only.
+    ln -s "python${PYTHON_VERSION}" python
+)
 
 stage "export facts and build tree"
 /out${BUILD_PREFIX}/bin/python3 /scripts/collect-facts.py > /out/facts.json

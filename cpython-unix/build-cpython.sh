@@ -110,9 +110,15 @@ make_var() {
     make -s --no-print-directory -f Makefile -f /tmp/print-var.mk "print-$1"
 }
 
-# The training set of PGO and BOLT (CPython's default PROFILE_TASK), each test in its own worker
-# process so training uses every core.
-training_task="-m test --pgo -j${JOBS} --timeout="
+# The training set of PGO and BOLT: CPython's default PROFILE_TASK, with a fixed hash seed and
+# one test at a time (each in a fresh worker process) so that two trainings count as nearly
+# the same as they can; what still differs is timing-dependent (docs/reproducibility.md).
+export PYTHONHASHSEED=0
+training_task="-m test --pgo -j1 --timeout="
+if [[ -n "${PGO_PROFILE:-}" ]]; then
+    mkdir -p /tmp/pgo-profile
+    tar -xf "${PGO_PROFILE}" -C /tmp/pgo-profile
+fi
 
 if [[ "${optimization}" == pgo* ]]; then
     # CPython's profile-opt, one stage at a time so the log shows what each costs.
@@ -129,10 +135,21 @@ if [[ "${optimization}" == pgo* ]]; then
             CONFIGURE_LDFLAGS_NODIST="$(without_lto CONFIGURE_LDFLAGS_NODIST)"
         )
     fi
-    stage "PGO: instrumented build"
-    make -j"${JOBS}" profile-gen-stamp "${profile_gen_overrides[@]}"
-    stage "PGO: training run (PROFILE_TASK) and profile merge"
-    make profile-run-stamp "${profile_gen_overrides[@]}" PROFILE_TASK="${training_task}"
+    if [[ -f /tmp/pgo-profile/code.profclangd ]]; then
+        # --pgo-profile: the profile of an earlier build instead of training; profile-opt
+        # only needs profile-run-stamp to exist.
+        echo "PGO: using the recorded profile (no instrumented build, no training)"
+        cp /tmp/pgo-profile/code.profclangd code.profclangd
+        touch profile-run-stamp
+    else
+        stage "PGO: instrumented build"
+        make -j"${JOBS}" profile-gen-stamp "${profile_gen_overrides[@]}"
+        stage "PGO: training run (PROFILE_TASK) and profile merge"
+        make profile-run-stamp "${profile_gen_overrides[@]}" PROFILE_TASK="${training_task}"
+    fi
+    # Exported for --pgo-profile (the driver writes it beside the archives).
+    mkdir -p /out/profile
+    cp code.profclangd /out/profile/
     stage "PGO: optimized build"
     make -j"${JOBS}" profile-opt
 else
@@ -179,14 +196,30 @@ if [[ "${WITH_BOLT:-0}" == 1 ]]; then
     # Configure's flags (they skip the functions with computed gotos, see above), less two that
     # break with llvm-bolt 19: -update-debug-sections crashes llvm-bolt on clang 19's DWARF 5
     # (llvm#67966; the optimized python then carries no debug info, libpython.so keeps its
-    # own), and -frame-opt=hot yields a python that crashes on start.
-    bolt_common="$(make_var BOLT_COMMON_FLAGS | sed -E 's/(^| )-update-debug-sections( |$)/ /') -skip-funcs-file=/tmp/bolt-skip-funcs.txt"
-    bolt_apply="$(make_var BOLT_APPLY_FLAGS | sed -E 's/(^| )-frame-opt=[a-z]+( |$)/ /')"
-    # Training runs each test in its own worker process: should the instrumented python crash
-    # in a test (upstream knows test_embed, cpython#128473), only that test's profile is lost...
-    make profile-bolt-stamp BOLT_BINARIES='$(BUILDPYTHON)' \
-        BOLT_COMMON_FLAGS="${bolt_common}" BOLT_APPLY_FLAGS="${bolt_apply}" \
-        PROFILE_TASK="${training_task} || echo 'BOLT training: some tests failed under the instrumented binary; the other profiles are used'"
+    # own), and -frame-opt=hot yields a python that crashes on start. (configure writes the
+    # common flags into both of these, so they are edited, not BOLT_COMMON_FLAGS.)
+    bolt_flags() {
+        make_var "$1" | sed -E 's/(^| )(-update-debug-sections|-frame-opt=[a-z]+)( |$)/ /g'
+        echo " -skip-funcs-file=/tmp/bolt-skip-funcs.txt"
+    }
+    bolt_instrument_flags=$(bolt_flags BOLT_INSTRUMENT_FLAGS | tr -d '\n')
+    bolt_apply_flags=$(bolt_flags BOLT_APPLY_FLAGS | tr -d '\n')
+    if [[ -f /tmp/pgo-profile/python.fdata ]]; then
+        echo "BOLT: applying the recorded profile (no instrumentation, no training)"
+        cp python python.prebolt
+        cp /tmp/pgo-profile/python.fdata python.fdata
+        # shellcheck disable=SC2086 # a list of flags
+        "${LLVM_BOLT}" python.prebolt -o python.bolt -data=python.fdata ${bolt_apply_flags}
+        mv python.bolt python
+    else
+        # Training runs each test in its own worker process: should the instrumented python
+        # crash in a test (upstream knows test_embed, cpython#128473), only that test's
+        # profile is lost...
+        make profile-bolt-stamp BOLT_BINARIES='$(BUILDPYTHON)' \
+            BOLT_INSTRUMENT_FLAGS="${bolt_instrument_flags}" BOLT_APPLY_FLAGS="${bolt_apply_flags}" \
+            PROFILE_TASK="${training_task} || echo 'BOLT training: some tests failed under the instrumented binary; the other profiles are used'"
+    fi
+    cp python.fdata /out/profile/
     # ... but the optimized binary must pass the whole training set.
     stage "BOLT: run the training set with the optimized python"
     # shellcheck disable=SC2086 # training_task is a list of words

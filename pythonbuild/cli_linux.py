@@ -12,6 +12,7 @@ from .errors import UsageError, run_command
 from .options import BuildOptions, parse_options, valid_choices
 from .packages import default_jobs
 from .paths import DEFAULT_DIST, default_cache_dir
+from .pgo_profile import RecordedProfile, read_bundle
 from .registry import load_registry
 from .targets import Target, get_target, load_targets
 
@@ -29,6 +30,7 @@ class LinuxBuildConfig:
     keep_engine: bool
     tag: str | None
     validate: bool = True  # run `python -m pythonbuild validate` on the full archive
+    pgo_profile: RecordedProfile | None = None  # --pgo-profile: training replaced by this
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -77,6 +79,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-validate", action="store_true",
                         help="skip validating the full archive after assembly "
                              "(docs/validation.md)")  # fmt: skip
+    parser.add_argument("--pgo-profile", type=Path, default=None, metavar="FILE",
+                        help="a *-profile.tar.zst from an earlier pgo build: use its training "
+                             "profiles instead of training again, for identical bytes "
+                             "(docs/reproducibility.md)")  # fmt: skip
     return parser
 
 
@@ -94,6 +100,12 @@ def parse_args(argv: list[str]) -> LinuxBuildConfig:
     options = parse_options(args.options)
     if args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
+    if args.pgo_profile is not None and not options.pgo:
+        raise UsageError(
+            f"--pgo-profile only applies to pgo builds, and {options.name} does not train; "
+            "drop it or choose pgo or pgo+lto options"
+        )
+    pgo_profile = read_bundle(args.pgo_profile) if args.pgo_profile is not None else None
     source_dir = args.source_dir or (
         Path(os.environ["STANDALONE_PYTHON_SOURCES"])
         if os.environ.get("STANDALONE_PYTHON_SOURCES")
@@ -111,6 +123,7 @@ def parse_args(argv: list[str]) -> LinuxBuildConfig:
         keep_engine=args.keep_engine,
         tag=args.tag,
         validate=not args.no_validate,
+        pgo_profile=pgo_profile,
     )
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from . import engine as engine_mod
 from . import log
+from .archive import write_sha256sums
 from .assemble import assemble_distribution
 from .cli_linux import LinuxBuildConfig
 from .cpu import host_cpu_flags, missing_cpu_flags
@@ -16,6 +17,7 @@ from .fetch import default_mirrors, fetch_source
 from .images import ensure_build_image, planned_build_image, recorded_image_packages
 from .packages import Workspace, run_step
 from .paths import ROOT
+from .pgo_profile import bundle_name, write_bundle
 from .plan import BuildPlan, BuildRequest, cpython_build_epoch, make_plan, release_tag
 from .registry import load_registry
 from .sbom_images import record_image_packages, record_path, records_dir
@@ -79,7 +81,9 @@ def build_linux(config: LinuxBuildConfig) -> None:
     build_epoch = cpython_build_epoch()
     if os.environ.get("SOURCE_DATE_EPOCH"):
         epoch = build_epoch = int(os.environ["SOURCE_DATE_EPOCH"])
-    request = BuildRequest(config.target, config.python, config.options, tag, epoch, build_epoch)
+    request = BuildRequest(
+        config.target, config.python, config.options, tag, epoch, build_epoch, config.pgo_profile
+    )
     registry = load_registry()
     run_name = f"{config.target.triple}-{config.python}-{config.options.name}"
     log_dir = ROOT / "build" / "logs" / run_name
@@ -120,6 +124,13 @@ def build_linux(config: LinuxBuildConfig) -> None:
             work_dir=ROOT / "build" / "assemble" / run_name,
             image_packages=recorded_image_packages(config.target, records_dir(config.cache_dir)),
         )
+    profile = write_bundle(
+        artifacts["cpython"], config.dist_dir / bundle_name(outputs[0].name), epoch
+    )
+    if profile is not None:
+        # Training is the one step that varies between runs; --pgo-profile replays it.
+        outputs.insert(-1, profile)  # before SHA256SUMS, which is last
+        write_sha256sums(config.dist_dir, [profile])
     for path in outputs:
         log.info(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
     if config.validate:

@@ -38,6 +38,10 @@ class Workspace:
         return self.cache_dir / "artifacts"
 
 
+# Where build-cpython.sh finds the profiles of --pgo-profile (a tar of pgo_profile.PROFILE_MEMBERS).
+PGO_PROFILE_INPUT = "/inputs/pgo-profile.tar"
+
+
 def _step_env(plan: BuildPlan, step: Step, jobs: int) -> dict[str, str]:
     request = plan.request
     env = {
@@ -59,6 +63,8 @@ def _step_env(plan: BuildPlan, step: Step, jobs: int) -> dict[str, str]:
         env["DISABLED_MODULES"] = " ".join(
             sorted(n for n, e in modules.items() if e.get("disabled"))
         )
+        if request.pgo_profile is not None:
+            env["PGO_PROFILE"] = PGO_PROFILE_INPUT
     return env
 
 
@@ -83,6 +89,8 @@ def run_step(
         files[f"/scripts/{name}"] = UNIX_DIR / name
     for extra in step.extra_files:
         files[f"/scripts/{extra.name}"] = extra
+    if step.name == "cpython" and plan.request.pgo_profile is not None:
+        files[PGO_PROFILE_INPUT] = plan.request.pgo_profile.as_tar()
     dep_artifacts = [workspace.artifacts / plan.step(dep).artifact_name for dep in step.depends]
     run = ContainerRun(
         image=plan.image_tag,

@@ -19,6 +19,7 @@ import yaml
 from .errors import BuildError
 from .options import BuildOptions
 from .paths import ROOT, UNIX_DIR
+from .pgo_profile import RecordedProfile
 from .registry import Registry, Source
 from .targets import Target
 from .versions import version_matches
@@ -43,6 +44,8 @@ class BuildRequest:
     tag: str
     source_date_epoch: int  # the distribution's: archive member times
     build_epoch: int | None = None  # SOURCE_DATE_EPOCH inside the CPython build, if different
+    # Training profiles to use instead of training (pgo builds given --pgo-profile).
+    pgo_profile: RecordedProfile | None = field(default=None, compare=False)
 
     @property
     def cpython_epoch(self) -> int:
@@ -160,6 +163,8 @@ def make_plan(request: BuildRequest, registry: Registry, image_tag: str) -> Buil
         **cpython_features(request),  # BUILD_OPTIONS among them
         "epoch": request.cpython_epoch,
     }
+    if request.pgo_profile is not None:
+        cpython_flags["pgo_profile"] = request.pgo_profile.sha256
     cpython.key = step_key(image_tag, cpython, request, [keys[d] for d in packages], cpython_flags)
     steps.append(cpython)
     return BuildPlan(request, image_tag, steps)

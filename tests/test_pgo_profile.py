@@ -1,0 +1,114 @@
+"""Recorded training profiles: the bundle a pgo build writes, and --pgo-profile reading it back."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+from pathlib import Path
+
+import pytest
+import zstandard
+
+from pythonbuild import plan
+from pythonbuild.cli_linux import main, parse_args
+from pythonbuild.errors import UsageError
+from pythonbuild.options import parse_options
+from pythonbuild.pgo_profile import bundle_name, read_bundle, write_bundle
+from pythonbuild.registry import load_registry
+from pythonbuild.targets import get_target
+
+
+def _tar(members: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for name, content in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(content)
+            tar.addfile(info, io.BytesIO(content))
+    return buffer.getvalue()
+
+
+def _artifact(tmp_path: Path, members: dict[str, bytes]) -> Path:
+    path = tmp_path / "cpython-3.13.15-0123.tar"
+    path.write_bytes(_tar({"install/bin/python3.13": b"\x7fELF", **members}))
+    return path
+
+
+def test_bundle_name_follows_the_full_archive() -> None:
+    full = "cpython-3.13.15+20261122-x86_64-unknown-linux-gnu-pgo+lto-full.tar.zst"
+    assert bundle_name(full) == "cpython-3.13.15+20261122-x86_64-unknown-linux-gnu-pgo+lto-profile.tar.zst"
+    with pytest.raises(ValueError):
+        bundle_name("cpython-3.13.15+20261122-x86_64-unknown-linux-gnu-install_only.tar.gz")
+
+
+def test_bundle_round_trip_is_deterministic(tmp_path: Path) -> None:
+    artifact = _artifact(
+        tmp_path, {"profile/code.profclangd": b"clang counts", "profile/python.fdata": b"bolt"}
+    )
+    first = write_bundle(artifact, tmp_path / "a-profile.tar.zst", mtime=1_700_000_000)
+    second = write_bundle(artifact, tmp_path / "b-profile.tar.zst", mtime=1_700_000_000)
+    assert first is not None and second is not None
+    assert first.read_bytes() == second.read_bytes()
+    recorded = read_bundle(first)
+    assert recorded.members == {"code.profclangd": b"clang counts", "python.fdata": b"bolt"}
+    assert recorded.has_bolt_profile
+    with tarfile.open(fileobj=io.BytesIO(recorded.as_tar())) as tar:
+        assert sorted(tar.getnames()) == ["code.profclangd", "python.fdata"]
+
+
+def test_builds_that_did_not_train_write_no_bundle(tmp_path: Path) -> None:
+    dest = tmp_path / "x-profile.tar.zst"
+    assert write_bundle(_artifact(tmp_path, {}), dest, mtime=0) is None
+    assert not dest.exists()
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"not zstd at all", "not a readable .tar.zst"),
+        (zstandard.ZstdCompressor().compress(_tar({"profile/python.fdata": b"x"})), "no code.profclangd"),
+        (
+            zstandard.ZstdCompressor().compress(_tar({"profile/evil.sh": b"x"})),
+            "unexpected member 'profile/evil.sh'",
+        ),
+    ],
+)
+def test_bad_bundles_are_one_line_usage_errors(tmp_path: Path, content: bytes, message: str) -> None:
+    path = tmp_path / "bad-profile.tar.zst"
+    path.write_bytes(content)
+    with pytest.raises(UsageError, match=message) as info:
+        read_bundle(path)
+    assert "\n" not in str(info.value)
+
+
+def test_missing_bundle_file(tmp_path: Path, capsys) -> None:
+    missing = tmp_path / "nope-profile.tar.zst"
+    assert main(["--options", "pgo+lto", "--pgo-profile", str(missing)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--pgo-profile" in err[0] and "nope-profile.tar.zst" in err[0]
+
+
+def test_pgo_profile_needs_a_pgo_build(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="only applies to pgo builds"):
+        parse_args(["--options", "lto", "--pgo-profile", str(tmp_path / "p.tar.zst")])
+
+
+def test_the_profile_is_part_of_the_cpython_key_only(tmp_path: Path) -> None:
+    artifact = _artifact(tmp_path, {"profile/code.profclangd": b"counts"})
+    bundle = write_bundle(artifact, tmp_path / "p-profile.tar.zst", mtime=0)
+    assert bundle is not None
+    config = parse_args(["--options", "pgo+lto", "--pgo-profile", str(bundle)])
+    assert config.pgo_profile is not None
+
+    def keys(profile) -> dict[str, str]:
+        request = plan.BuildRequest(
+            get_target("x86_64-unknown-linux-gnu"), "3.13", parse_options("pgo+lto"), "x", 1,
+            pgo_profile=profile,
+        )  # fmt: skip
+        return {s.name: s.key for s in plan.make_plan(request, load_registry(), "img:1").steps}
+
+    without, with_profile = keys(None), keys(config.pgo_profile)
+    assert without["cpython"] != with_profile["cpython"]
+    assert {k: v for k, v in without.items() if k != "cpython"} == {
+        k: v for k, v in with_profile.items() if k != "cpython"
+    }

@@ -192,8 +192,8 @@ def file_level_cases(
                     suite,
                     name,
                     FAILED,
-                    message="failed without a failing test case (crash, "
-                    "timeout or error outside tests); see the regrtest log",
+                    message="failed with no failing test case in the JUnit file (a failed "
+                    "subtest, a crash, a timeout or an error outside tests); see the regrtest log",
                 )
             )
     return extra

@@ -50,6 +50,9 @@ def run_smoke_on_host(
         "--results",
         str(results),
         "--exit-zero",
+        # Scratch (venvs) beside the results, so it goes away with the caller's directory.
+        "--work",
+        str(results.parent),
     ]
     env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": str(results.parent)}
     status, _ = stream_process(cmd, env, "/", log_file, echo_prefix="  ")

@@ -3,7 +3,8 @@
 Staging layout (``<work>/stage/python``), which the full archive mirrors:
     PYTHON.json   the document (format 8)
     install/      the relocatable installation
-    build/        objects and static libraries for relinking (see docs/python-json.md)
+    build/        objects and static libraries for relinking (see docs/python-json.md), and
+                  inputs.json, the build inputs record (docs/reproducibility.md)
     licenses/     one license text per component
     sbom.spdx.json, sbom.cdx.json   the SBOMs (docs/sbom.md), also in install_only's python/
                                     and beside the archives in dist/ as <full archive stem>.*
@@ -42,6 +43,7 @@ from .paths import ROOT
 from .plan import BuildPlan, extension_modules_for
 from .registry import Registry
 from .relocate import make_relocatable
+from .reproduce.record import build_inputs, project_state, render_inputs
 from .sbom import SBOM_SUFFIXES, bill_of_materials, render_sboms
 from .sbom_images import ImagePackages, image_packages_text
 
@@ -158,9 +160,14 @@ def assemble_distribution(
     outputs = [dist_dir / names["full"], dist_dir / names["install_only"]]
     outputs += [dist_dir / name for name in sbom_names.values()]
     packages_text = image_packages_text(list(image_packages))
+    # The commit and uncommitted changes are part of the record, so a new commit or an edit
+    # anywhere in the checkout reassembles: the archive must say what it was built from.
+    inputs_record = render_inputs(build_inputs(plan, project_state(ROOT)))
     stamp = work_dir / "assembled.json"
     digest = _inputs_digest(
-        plan, cpython_artifact, [*names.values(), *sbom_names.values(), packages_text]
+        plan,
+        cpython_artifact,
+        [*names.values(), *sbom_names.values(), packages_text, inputs_record.decode()],
     )
     if _up_to_date(stamp, digest, outputs):
         log.info("distribution archives are up to date")
@@ -214,6 +221,7 @@ def assemble_distribution(
     )
     write_python_json(doc, python_dir)
     (python_dir / "build" / "image-packages.txt").write_text(packages_text)
+    (python_dir / "build" / "inputs.json").write_bytes(inputs_record)
     sboms = render_sboms(bill_of_materials(plan, registry, image_packages, stem, names))
     for kind, data in sboms.items():
         (python_dir / f"sbom{SBOM_SUFFIXES[kind]}").write_bytes(data)

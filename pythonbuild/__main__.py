@@ -17,6 +17,8 @@ SUBCOMMANDS = {
                  "check distribution archives without running them (docs/validation.md)"),
     "test-dist": ("pythonbuild.testdist.cli", "requirements.txt", "build",
                   "test a distribution archive: smoke tests, regrtest, other Linux systems"),
+    "reproduce": ("pythonbuild.reproduce.cli", "requirements.txt", "build",
+                  "rebuild an archive from its recorded inputs and compare (or --compare A B)"),
 }  # fmt: skip
 
 

@@ -1,8 +1,10 @@
 """`python -m pythonbuild reproduce`: the inputs record, the archive comparison, rebuild planning.
 
 Fast: small synthetic archives and temporary git repositories; the rebuild itself runs a stand-in
-build-linux.py in a worktree of a throwaway repository. The real-archive test is in
-tests/test_reproduce_archive.py (slow).
+build-linux.py in a worktree of a throwaway repository. The slow tests at the end take the
+end-to-end build's full archive (conftest.py's ``build``; ``STANDALONE_PYTHON_E2E_DIST=dist``
+for archives built earlier), tamper with one member of a copy and check that ``--compare``
+names exactly that member. No test rebuilds a real archive: that takes as long as a build.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import dataclasses
 import gzip
 import io
 import json
+import re
 import subprocess
 import sys
 import tarfile
@@ -18,11 +21,12 @@ from pathlib import Path
 
 import pytest
 import zstandard
+from conftest import OPTIONS, PYTHON, TARGET
 
-from pythonbuild.archive import write_distribution_archive
+from pythonbuild.archive import open_distribution, write_distribution_archive
 from pythonbuild.images import planned_build_image
 from pythonbuild.options import parse_options
-from pythonbuild.pgo_profile import RecordedProfile, bundle_name
+from pythonbuild.pgo_profile import CLANG_PROFILE, RecordedProfile, bundle_name
 from pythonbuild.plan import BuildRequest, make_plan
 from pythonbuild.registry import load_registry
 from pythonbuild.reproduce import rebuild as rebuild_mod
@@ -214,7 +218,7 @@ def test_long_text_diff_is_bounded(tmp_path, capsys):
     assert code == 1
     diff = [line for line in out.splitlines() if line.startswith("      | ")]
     assert len(diff) == 13
-    assert diff[-1].endswith("more lines")
+    assert diff[-1].endswith("more lines") and "... " in diff[-1]
 
 
 def test_binary_member_names_first_difference(tmp_path, capsys):
@@ -308,7 +312,7 @@ def _truncated(tmp_path: Path) -> Path:
     [
         (["--compare", "a.tar.zst"], "--compare takes exactly two archives"),
         (["a.tar.zst", "b.tar.zst"], "give one archive to rebuild"),
-        (["--details", "-1", "a.tar.zst"], "--details must be 0 or more"),
+        (["--details", "-1", "a.tar.zst"], "--details and --max-listed must be 0 or more"),
     ],
 )
 def test_usage_errors(argv, message, capsys):
@@ -420,6 +424,12 @@ def test_epoch_environment():
         rebuild_mod.epoch_environment(inputs, 5, 4)
 
 
+def _profile_bundle(path: Path, content: bytes) -> Path:
+    """A profile bundle as a pgo build writes it (pythonbuild/pgo_profile.py)."""
+    src = _tree(path.parent / f"{path.name}.src", {CLANG_PROFILE: content})
+    return write_distribution_archive(src, path, top="profile", mtime=EPOCH)
+
+
 def test_profile_resolution(tmp_path):
     archive = tmp_path / "cpython-3.13.15+20260101-x-pgo+lto-full.tar.zst"
     plain = _inputs()
@@ -429,14 +439,16 @@ def test_profile_resolution(tmp_path):
     trained = _inputs(options="pgo+lto")
     with pytest.raises(InputsError, match="trained its own PGO profile"):
         rebuild_mod.resolve_profile(trained, archive, None)
-    sibling = _bytes(tmp_path / bundle_name(archive.name), b"profile")
+    sibling = _profile_bundle(tmp_path / bundle_name(archive.name), b"profile")
     path, notes = rebuild_mod.resolve_profile(trained, archive, None)
     assert path == sibling and "differ in pgo_profile_sha256" in notes[-1]
     replayed = _inputs(options="pgo+lto", pgo_profile_sha256=file_sha256(sibling))
     assert rebuild_mod.resolve_profile(replayed, archive, None) == (sibling, [notes[0]])
-    other = _bytes(tmp_path / "other.tar.zst", b"another profile")
+    other = _profile_bundle(tmp_path / "other.tar.zst", b"another profile")
     with pytest.raises(InputsError, match="the archive was built with"):
         rebuild_mod.resolve_profile(replayed, archive, other)
+    with pytest.raises(InputsError, match=r"not a readable \.tar\.zst"):
+        rebuild_mod.resolve_profile(replayed, archive, _bytes(tmp_path / "junk", b"junk"))
     sibling.unlink()
     with pytest.raises(InputsError, match="pass it with --pgo-profile FILE"):
         rebuild_mod.resolve_profile(replayed, archive, None)
@@ -528,3 +540,56 @@ def test_dry_run_and_unknown_commit(tmp_path, monkeypatch, capsys):
     unknown = _archive_with_record(tmp_path, _record(project__commit="f" * 40), "u-full.tar.zst")
     assert main([str(unknown)]) == 2
     assert "is not in this clone" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------------------------
+# A real archive (slow)
+
+
+def _tampered_copy(original: Path, dest: Path) -> tuple[Path, str, int]:
+    """A copy of ``original`` with one byte appended to one stdlib .py file, every other member
+    (headers included) as it was; returns it, the member's name and its new size."""
+    victim, size = "", 0
+    pattern = re.compile(r"python/install/lib/python3\.\d+t?/[^/]+\.py")
+    with (
+        open_distribution(original) as source,
+        dest.open("wb") as raw,
+        zstandard.ZstdCompressor(level=1).stream_writer(raw) as stream,
+        tarfile.open(fileobj=stream, mode="w|", format=tarfile.PAX_FORMAT) as copy,
+    ):
+        for info in source:
+            handle = source.extractfile(info) if info.isreg() else None
+            if handle is not None and not victim and pattern.fullmatch(info.name):
+                data = handle.read() + b"#"
+                victim, size, info.size = info.name, len(data), len(data)
+                copy.addfile(info, io.BytesIO(data))
+            else:
+                copy.addfile(info, handle)
+    assert victim, "no stdlib .py file in the archive"
+    return dest, victim, size
+
+
+@pytest.mark.slow
+def test_compare_names_the_tampered_member(build, tmp_path, capsys):
+    original = build["full"]
+    assert main(["--compare", str(original), str(original)]) == 0
+    assert capsys.readouterr().out.startswith("identical: sha256 ")
+    tampered, victim, size = _tampered_copy(original, tmp_path / original.name)
+    code, out = _compare(original, tampered, capsys)
+    assert code == 1, out
+    assert re.search(r"^1 of \d+ members differ:$", out, re.MULTILINE), out
+    changed = [line for line in out.splitlines() if line.startswith("  changed ")]
+    assert changed == [f"  changed {victim}"]
+    assert f"-> {size} bytes" in out
+    assert "different: 1 member(s) differ" in out
+
+
+@pytest.mark.slow
+def test_built_archive_records_its_inputs(build):
+    try:
+        inputs = read_inputs(build["full"])
+    except InputsError as exc:
+        pytest.skip(f"archive built before inputs were recorded: {exc}")
+    assert (inputs.target, inputs.python, inputs.options) == (TARGET, PYTHON, OPTIONS.name)
+    assert build["full"].name.endswith(f"+{inputs.tag}-{TARGET}-{OPTIONS.name}-full.tar.zst")
+    assert inputs.commit is not None and len(inputs.commit) == 40

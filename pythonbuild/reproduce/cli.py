@@ -26,6 +26,7 @@ class ReproduceConfig:
     archives: tuple[Path, ...]  # one to rebuild, or two to compare
     compare_only: bool
     details: DetailOptions
+    max_listed: int
     rebuild: RebuildSettings | None
 
 
@@ -52,6 +53,8 @@ def _parser() -> _Parser:
                              "(default: %(default)s)")  # fmt: skip
     parser.add_argument("--diff-lines", type=int, default=40, metavar="N",
                         help="lines of diff per member (default: %(default)s)")  # fmt: skip
+    parser.add_argument("--max-listed", type=int, default=300, metavar="N",
+                        help="list at most N differing members, 0 for all (default: %(default)s)")  # fmt: skip
     parser.add_argument("--no-diffoscope", action="store_true",
                         help="use the plain diff even when diffoscope is installed")  # fmt: skip
     rebuild_group = parser.add_argument_group("rebuilding")
@@ -84,8 +87,8 @@ def parse_args(argv: list[str]) -> ReproduceConfig:
         raise UsageError("--compare takes exactly two archives")
     if not args.compare and len(args.archives) != 1:
         raise UsageError("give one archive to rebuild, or --compare A B")
-    if args.details < 0 or args.diff_lines < 1:
-        raise UsageError("--details must be 0 or more and --diff-lines 1 or more")
+    if args.details < 0 or args.max_listed < 0 or args.diff_lines < 1:
+        raise UsageError("--details and --max-listed must be 0 or more, --diff-lines 1 or more")
     diffoscope = None if args.no_diffoscope else find_diffoscope()
     details = DetailOptions(args.details, args.diff_lines, diffoscope)
     settings = None
@@ -100,22 +103,22 @@ def parse_args(argv: list[str]) -> ReproduceConfig:
             keep=args.keep,
             dry_run=args.dry_run,
         )
-    return ReproduceConfig(tuple(args.archives), args.compare, details, settings)
+    return ReproduceConfig(tuple(args.archives), args.compare, details, args.max_listed, settings)
 
 
 def _say(line: str) -> None:
     print(f"reproduce: {line}", file=sys.stderr, flush=True)
 
 
-def _compare(a: Path, b: Path, details: DetailOptions) -> int:
-    if details.diffoscope:
-        _say(f"content diffs by {details.diffoscope}")
-    return print_verdict(compare_archives(a, b, details))
+def _compare(a: Path, b: Path, config: ReproduceConfig) -> int:
+    if config.details.diffoscope:
+        _say(f"content diffs by {config.details.diffoscope}")
+    return print_verdict(compare_archives(a, b, config.details), config.max_listed)
 
 
 def run(config: ReproduceConfig) -> int:
     if config.compare_only:
-        return _compare(*config.archives, config.details)
+        return _compare(*config.archives, config)
     settings = config.rebuild
     assert settings is not None
     inputs = read_inputs(settings.archive)
@@ -134,13 +137,13 @@ def run(config: ReproduceConfig) -> int:
         )  # fmt: skip
         env = " ".join(f"{k}={v}" for k, v in plan.epoch_env.items())
         _say(f"would add a worktree of {plan.commit} at {run_dir / 'tree'} and run:")
-        print(" ".join(filter(None, [env, *command])))
+        print(" ".join(filter(None, [env, *command])), flush=True)
         return 0
     return rebuild(
         inputs,
         settings,
         plan,
-        compare=lambda rebuilt: _compare(settings.archive, rebuilt, config.details),
+        compare=lambda rebuilt: _compare(settings.archive, rebuilt, config),
         say=_say,
     )
 

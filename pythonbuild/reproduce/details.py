@@ -36,7 +36,8 @@ def find_diffoscope() -> str | None:
 def _bounded(lines: list[str], limit: int, more_hint: str) -> list[str]:
     if len(lines) <= limit:
         return lines
-    return [*lines[:limit], f"... {len(lines) - limit} more lines{more_hint}"]
+    more = len(lines) - limit
+    return [*lines[:limit], f"... {more} more line{'s' if more > 1 else ''}{more_hint}"]
 
 
 def _as_text(data: bytes) -> str | None:

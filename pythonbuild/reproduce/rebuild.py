@@ -22,7 +22,7 @@ from pathlib import Path
 from ..errors import BuildError
 from ..options import parse_options
 from ..paths import ROOT
-from ..pgo_profile import bundle_name
+from ..pgo_profile import bundle_name, read_bundle
 from ..plan import CPYTHON_BUILD_INPUTS
 from ..sbom_images import records_dir
 from .members import file_sha256
@@ -157,6 +157,10 @@ def resolve_profile(
         )
     if not path.is_file():
         raise InputsError(f"--pgo-profile {path}: no such file")
+    try:
+        read_bundle(path)  # the build would refuse it only after starting
+    except BuildError as exc:
+        raise InputsError(str(exc)) from None
     digest = file_sha256(path)
     if recorded and digest != recorded:
         raise InputsError(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from .members import check_readable, file_sha256, index_archive
 
 EXIT_IDENTICAL = 0
 EXIT_DIFFERENT = 1
+SHARED_FACT_MIN = 10  # a header difference of this many members is stated once
 
 
 def compare_archives(a: Path, b: Path, options: DetailOptions) -> Comparison | str:
@@ -32,7 +34,36 @@ def _added_line(sign: str, member) -> str:
     return f"{sign} {member.name} ({what})"
 
 
-def report_lines(comparison: Comparison) -> list[str]:
+def shared_facts(comparison: Comparison) -> list[tuple[str, int]]:
+    """Header differences (such as one mtime for another) common to many changed members.
+
+    Two builds of different commits differ in every member's time; saying so once keeps the
+    differences that are particular to a member visible. Content facts are never shared.
+    """
+    counts = Counter(
+        fact
+        for change in comparison.changed
+        for fact in change.facts
+        if not fact.startswith(("size ", "sha256 "))
+    )
+    return [(fact, n) for fact, n in counts.most_common() if n >= SHARED_FACT_MIN]
+
+
+def _member_lines(comparison: Comparison, shared: set[str]) -> list[str]:
+    # Changed members first: a rebuild that goes wrong mostly changes members, not the set.
+    lines = []
+    for change in comparison.changed:
+        own = [fact for fact in change.facts if fact not in shared]
+        lines.append(f"  changed {change.name}" + ("" if own else " (shared differences only)"))
+        lines += [f"      {fact}" for fact in own]
+        lines += [f"      | {line}" for line in change.detail]
+    lines += ["  " + _added_line("removed", m) + " only in a" for m in comparison.removed]
+    lines += ["  " + _added_line("added  ", m) + " only in b" for m in comparison.added]
+    return lines
+
+
+def report_lines(comparison: Comparison, max_listed: int = 0) -> list[str]:
+    """The report; ``max_listed`` bounds the members listed (0: all of them)."""
     lines = [
         f"a: {comparison.a.path}  sha256 {comparison.a.sha256}",
         f"b: {comparison.b.path}  sha256 {comparison.b.sha256}",
@@ -48,14 +79,17 @@ def report_lines(comparison: Comparison) -> list[str]:
             f"the same {total} members with the same headers and content; only the compressed "
             "bytes differ (compressor, its version or settings, or tar padding)"
         )
-    for member in comparison.removed:
-        lines.append("  " + _added_line("removed", member) + " only in a")
-    for member in comparison.added:
-        lines.append("  " + _added_line("added  ", member) + " only in b")
-    for change in comparison.changed:
-        lines.append(f"  changed {change.name}")
-        lines += [f"      {fact}" for fact in change.facts]
-        lines += [f"      | {line}" for line in change.detail]
+    shared = shared_facts(comparison)
+    lines += [f"  {n} changed members share: {fact}" for fact, n in shared]
+    members = _member_lines(comparison, {fact for fact, _ in shared})
+    listed = sum(1 for line in members if not line.startswith("      "))
+    if max_listed and listed > max_listed:
+        cut = [i for i, line in enumerate(members) if not line.startswith("      ")][max_listed]
+        members = [
+            *members[:cut],
+            f"  ... {listed - max_listed} more members differ (--max-listed 0 lists all)",
+        ]
+    lines += members
     content_changes = sum(1 for change in comparison.changed if change.content_changed)
     described = sum(1 for change in comparison.changed if change.detail)
     if content_changes > described:
@@ -68,12 +102,14 @@ def report_lines(comparison: Comparison) -> list[str]:
     return lines
 
 
-def print_verdict(result: Comparison | str, out: Callable[[str], None] = print) -> int:
+def print_verdict(
+    result: Comparison | str, max_listed: int = 0, out: Callable[[str], None] = print
+) -> int:
     """Print the outcome; returns the exit code (0 identical, 1 different)."""
     if isinstance(result, str):
         out(f"identical: sha256 {result}")
         return EXIT_IDENTICAL
-    for line in report_lines(result):
+    for line in report_lines(result, max_listed):
         out(line)
     count = result.differing_members
     out(f"different: {count} member(s) differ" if count else "different: the archive bytes differ")

@@ -42,9 +42,11 @@ class ProjectState:
 
 
 def _git(root: Path, *args: str) -> str:
+    # --no-optional-locks: status must not take index.lock from someone committing meanwhile.
     return subprocess.run(
-        ["git", "-C", str(root), *args], capture_output=True, text=True, check=True
-    ).stdout
+        ["git", "--no-optional-locks", "-C", str(root), *args],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
 
 
 def project_state(root: Path) -> ProjectState:

@@ -445,8 +445,11 @@ def test_profile_resolution(tmp_path):
     replayed = _inputs(options="pgo+lto", pgo_profile_sha256=file_sha256(sibling))
     assert rebuild_mod.resolve_profile(replayed, archive, None) == (sibling, [notes[0]])
     other = _profile_bundle(tmp_path / "other.tar.zst", b"another profile")
-    with pytest.raises(InputsError, match="the archive was built with"):
+    with pytest.raises(InputsError, match=r"^--pgo-profile .* but the archive was built with"):
         rebuild_mod.resolve_profile(replayed, archive, other)
+    other.replace(sibling)
+    with pytest.raises(InputsError, match=r"^the profile bundle beside it, .* has sha256"):
+        rebuild_mod.resolve_profile(replayed, archive, None)
     with pytest.raises(InputsError, match=r"not a readable \.tar\.zst"):
         rebuild_mod.resolve_profile(replayed, archive, _bytes(tmp_path / "junk", b"junk"))
     sibling.unlink()

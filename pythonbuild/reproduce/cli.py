@@ -14,7 +14,7 @@ from pathlib import Path
 from ..errors import UsageError, run_command
 from ..paths import ROOT, default_cache_dir
 from .details import DetailOptions, find_diffoscope
-from .rebuild import RebuildSettings, build_command, plan_rebuild, rebuild
+from .rebuild import RebuildFailed, RebuildSettings, build_command, plan_rebuild, rebuild
 from .record import read_inputs
 from .report import compare_archives, print_verdict
 
@@ -139,13 +139,16 @@ def run(config: ReproduceConfig) -> int:
         _say(f"would add a worktree of {plan.commit} at {run_dir / 'tree'} and run:")
         print(" ".join(filter(None, [env, *command])), flush=True)
         return 0
-    return rebuild(
-        inputs,
-        settings,
-        plan,
-        compare=lambda rebuilt: _compare(settings.archive, rebuilt, config),
-        say=_say,
-    )
+    try:
+        return rebuild(
+            inputs,
+            settings,
+            plan,
+            compare=lambda rebuilt: _compare(settings.archive, rebuilt, config),
+            say=_say,
+        )
+    except OSError as exc:  # the work directory: full disk, permissions
+        raise RebuildFailed(f"{exc.filename or settings.work_dir}: {exc.strerror or exc}") from None
 
 
 def main(argv: list[str] | None = None) -> int:

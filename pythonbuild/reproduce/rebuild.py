@@ -163,8 +163,10 @@ def resolve_profile(
         raise InputsError(str(exc)) from None
     digest = file_sha256(path)
     if recorded and digest != recorded:
+        which = f"--pgo-profile {path}" if given else f"the profile bundle beside it, {path},"
         raise InputsError(
-            f"--pgo-profile {path}: its sha256 is {digest}, the archive was built with {recorded}"
+            f"{which} has sha256 {digest}, but the archive was built with the bundle {recorded}; "
+            "pass that one with --pgo-profile FILE"
         )
     notes = [f"replaying the PGO profile {path}"]
     if not recorded:

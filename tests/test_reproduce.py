@@ -32,6 +32,7 @@ from pythonbuild.registry import load_registry
 from pythonbuild.reproduce import rebuild as rebuild_mod
 from pythonbuild.reproduce.cli import main
 from pythonbuild.reproduce.details import DetailOptions
+from pythonbuild.reproduce.inputs_diff import expected_verdict, flatten
 from pythonbuild.reproduce.members import file_sha256
 from pythonbuild.reproduce.record import (
     INPUTS_MEMBER,
@@ -596,3 +597,54 @@ def test_built_archive_records_its_inputs(build):
     assert (inputs.target, inputs.python, inputs.options) == (TARGET, PYTHON, OPTIONS.name)
     assert build["full"].name.endswith(f"+{inputs.tag}-{TARGET}-{OPTIONS.name}-full.tar.zst")
     assert inputs.commit is not None and len(inputs.commit) == 40
+
+
+# ---------------------------------------------------------------------------------------------
+# Archives that differ only in their inputs records
+
+
+def test_flatten_names_list_items():
+    flat = flatten(_record())
+    assert flat["project.commit"] == "a" * 40
+    assert flat["steps[cpython].source"] == "cpython-3.13"
+    assert flat["images[build].tag"].startswith("standalone-python/build-")
+    assert flat["project.dirty_paths"] == []
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected", "verdict"),
+    [
+        (
+            {"project__dirty": False, "project__dirty_paths": []},
+            set(rebuild_mod.DIRTY_FIELDS),
+            "differs only where this rebuild had to differ",
+        ),
+        ({"tag": "20260102"}, set(rebuild_mod.DIRTY_FIELDS), "in fields a faithful rebuild keeps"),
+    ],
+)
+def test_inputs_only_difference(tmp_path, capsys, changes, expected, verdict):
+    original = _record(project__dirty=True, project__dirty_paths=["docs/x.md"])
+    a = _archive_with_record(tmp_path, original, "a-full.tar.zst")
+    rebuilt = json.loads(render_inputs(original))
+    for dotted, value in changes.items():
+        *parents, leaf = dotted.split("__")
+        node = rebuilt
+        for key in parents:
+            node = node[key]
+        node[leaf] = value
+    b = _archive_with_record(tmp_path, rebuilt, "b-full.tar.zst")
+    result = compare_archives(a, b, DetailOptions())
+    assert not isinstance(result, str)
+    lines = expected_verdict(result, expected)
+    assert verdict in lines[0]
+    for key in changes:
+        assert any(line.startswith(f"  {key.replace('__', '.')}: ") for line in lines[1:])
+
+
+def test_no_inputs_verdict_when_more_differs(tmp_path):
+    a = _archive_with_record(tmp_path, _record(), "a-full.tar.zst")
+    files = {**BASE_FILES, "build/inputs.json": render_inputs(_record(tag="x")), "new.txt": "n"}
+    b = _archive(tmp_path, "b-full.tar.zst", files)
+    result = compare_archives(a, b, DetailOptions())
+    assert not isinstance(result, str)
+    assert expected_verdict(result, set()) == []

@@ -14,6 +14,7 @@ from pathlib import Path
 from ..errors import UsageError, run_command
 from ..paths import ROOT, default_cache_dir
 from .details import DetailOptions, find_diffoscope
+from .inputs_diff import expected_verdict
 from .rebuild import RebuildFailed, RebuildSettings, build_command, plan_rebuild, rebuild
 from .record import read_inputs
 from .report import compare_archives, print_verdict
@@ -110,10 +111,15 @@ def _say(line: str) -> None:
     print(f"reproduce: {line}", file=sys.stderr, flush=True)
 
 
-def _compare(a: Path, b: Path, config: ReproduceConfig) -> int:
+def _compare(a: Path, b: Path, config: ReproduceConfig, expected: set[str] | None = None) -> int:
     if config.details.diffoscope:
         _say(f"content diffs by {config.details.diffoscope}")
-    return print_verdict(compare_archives(a, b, config.details), config.max_listed)
+    result = compare_archives(a, b, config.details)
+    code = print_verdict(result, config.max_listed)
+    if not isinstance(result, str):
+        for line in expected_verdict(result, expected or set()):
+            print(line)
+    return code
 
 
 def run(config: ReproduceConfig) -> int:
@@ -144,7 +150,9 @@ def run(config: ReproduceConfig) -> int:
             inputs,
             settings,
             plan,
-            compare=lambda rebuilt: _compare(settings.archive, rebuilt, config),
+            compare=lambda rebuilt: _compare(
+                settings.archive, rebuilt, config, plan.expected_record_changes
+            ),
             say=_say,
         )
     except OSError as exc:  # the work directory: full disk, permissions

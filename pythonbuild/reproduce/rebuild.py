@@ -35,6 +35,13 @@ REQUIREMENTS = "requirements.txt"
 BUILD_VENV = "build/venv-build"  # where bootstrap puts build-linux.py's venv
 
 
+# What a rebuild's inputs record cannot repeat: a dirty checkout's state (rebuilt clean, with
+# --ignore-dirty) and a trained profile (replayed, so the record names it and the CPython key
+# includes it).
+DIRTY_FIELDS = ("project.dirty", "project.dirty_paths")
+TRAINED_PROFILE_FIELDS = ("pgo_profile_sha256", "steps[cpython].key", "steps[cpython].artifact")
+
+
 class RebuildFailed(BuildError):
     """The rebuild itself did not produce an archive (exit 3: neither same nor different)."""
 
@@ -61,6 +68,8 @@ class RebuildPlan:
     profile: Path | None
     epoch_env: dict[str, str]
     notes: list[str] = field(default_factory=list)
+    # Fields of the inputs record the rebuild cannot make equal (inputs_diff.flatten names).
+    expected_record_changes: set[str] = field(default_factory=set)
 
 
 def _git(*args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -195,7 +204,10 @@ def plan_rebuild(inputs: BuildInputs, settings: RebuildSettings) -> RebuildPlan:
     commit_epoch = _commit_time(commit)
     assert commit_epoch is not None  # the commit exists
     epoch_env = epoch_environment(inputs, commit_epoch, _commit_time(commit, CPYTHON_BUILD_INPUTS))
-    return RebuildPlan(commit, profile, epoch_env, notes)
+    expected = set(DIRTY_FIELDS) if inputs.dirty else set()
+    if profile is not None and not inputs.pgo_profile_sha256:
+        expected |= set(TRAINED_PROFILE_FIELDS)
+    return RebuildPlan(commit, profile, epoch_env, notes, expected)
 
 
 def build_command(

@@ -159,11 +159,14 @@ fi
 
 # Link the interpreter against the static libpython: it starts faster (no PLT indirection) and
 # keeps working when a virtual environment copies the executable away from lib/.
-# libpython3.X.so is still built and installed for embedders.
+# libpython3.X.so is still built and installed for embedders. The whole archive goes in, as a
+# non-shared CPython build links all its objects: python must export the same C API as
+# libpython (extension modules and test_capi rely on it), not only what python.o pulls in
+# (Py_FrozenMain, for one, is referenced by nothing).
 stage "link python against the static libpython"
 cat > /tmp/relink.mk <<'MAKE'
 relink-python:
-	$(LINKCC) $(PY_CORE_LDFLAGS) $(LINKFORSHARED) -o $(BUILDPYTHON) Programs/python.o $(LIBRARY) $(LIBS) $(MODLIBS) $(SYSLIBS)
+	$(LINKCC) $(PY_CORE_LDFLAGS) $(LINKFORSHARED) -o $(BUILDPYTHON) Programs/python.o -Wl,--whole-archive $(LIBRARY) -Wl,--no-whole-archive $(LIBS) $(MODLIBS) $(SYSLIBS)
 MAKE
 make -f Makefile -f /tmp/relink.mk relink-python
 

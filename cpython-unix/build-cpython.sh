@@ -184,13 +184,13 @@ if [[ "${WITH_BOLT:-0}" == 1 ]]; then
         rm -rf "${unpacked}"
         for archive in "${PREFIX}"/lib/*.a; do
             mkdir -p "${unpacked}/${archive##*/}"
-            (cd "${unpacked}/${archive##*/}" && llvm-ar x "${archive}")
+            (cd "${unpacked}/${archive##*/}" && ar x "${archive}")
         done
         { find "${unpacked}" -name '*.o'; find . -name '*.o' -not -path './build/*'; } \
             | LC_ALL=C sort | while read -r object; do
                 [[ "$(head -c 4 "${object}" | tr -d '\177')" == ELF ]] || continue
-                llvm-readelf --string-dump=.comment "${object}" 2>/dev/null | grep -q . && continue
-                llvm-nm --defined-only "${object}" \
+                readelf --string-dump=.comment "${object}" 2>/dev/null | grep -q . && continue
+                nm --defined-only "${object}" \
                     | awk '$2 ~ /^[Tt]$/ { name = $3; gsub(/[.$]/, "\\\\&", name); print "^" name "(/[0-9]+)?$" }'
             done | LC_ALL=C sort -u
     }

@@ -207,10 +207,11 @@ def test_elf_defects(base, baseline, doc, tmp_path):
     target = seeded(_module(doc, "_testcapi"), "glibc-version")
     expected.add(("python/PYTHON.json", "glibc-version"))
     _patch(target, _dynstr_offset(target, "GLIBC_2.2.5"), b"GLIBC_3.0.0")
-    # No stack protector, no fortify, no BIND_NOW (already so in unhardened builds).
-    target = root / _module(doc, "_testinternalcapi")
+    # No stack protector, no fortify, no BIND_NOW, in a module that has all three (not one of
+    # the modules hardening.yml exempts).
+    target = root / _module(doc, "_ctypes_test")
     for rule in ("stack-protector", "fortify", "bind-now"):
-        seeded(_module(doc, "_testinternalcapi"), rule)
+        seeded(_module(doc, "_ctypes_test"), rule)
     start, strings = _dynstr(target)
     _patch(target, start, strings.replace(b"_chk\0", b"_chq\0"))
     for offset, tag, value in _dynamic_entries(target):

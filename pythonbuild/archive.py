@@ -528,6 +528,17 @@ def open_distribution(path: Path, *, verify: bool = True) -> Iterator[tarfile.Ta
         raw.close()
 
 
+def read_leading_member(path: Path, name: str) -> tuple[str | None, bytes | None]:
+    """The first member's name and, when it is ``name``, its bytes ((None, None) when the archive
+    has no members). Only the start of the archive is read: PBS archives put PYTHON.json first
+    so that a consumer can learn what an archive is without unpacking it."""
+    with open_distribution(path, verify=False) as tar:
+        for member in tar:
+            handle = tar.extractfile(member) if member.name == name else None
+            return member.name, handle.read() if handle else None
+    return None, None
+
+
 def extract_archive(path: Path, dest: Path) -> Path:
     """Unpack ``path`` into the new directory ``dest`` (which must not exist, or be empty).
 

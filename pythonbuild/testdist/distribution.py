@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..archive import archive_name, extract_archive, open_distribution
+from ..archive import archive_name, extract_archive, read_leading_member
 from ..errors import BuildError, UsageError
 
 FULL_SUFFIX = "-full.tar.zst"
@@ -49,14 +49,10 @@ class Distribution:
 
 def read_metadata_from_full(archive: Path) -> dict:
     """PYTHON.json of a full archive: its first member (only the start is read)."""
-    with open_distribution(archive, verify=False) as tar:
-        first = next(iter(tar), None)
-        if first is None or first.name != "python/PYTHON.json":
-            found = f"its first member is {first.name!r}" if first else "it has no members"
-            raise BuildError(f"{archive}: no python/PYTHON.json ({found}); is it a full archive?")
-        handle = tar.extractfile(first)
-        assert handle is not None
-        raw = handle.read()
+    first, raw = read_leading_member(archive, "python/PYTHON.json")
+    if raw is None:
+        found = f"its first member is {first!r}" if first else "it has no members"
+        raise BuildError(f"{archive}: no python/PYTHON.json ({found}); is it a full archive?")
     try:
         metadata = json.loads(raw)
     except ValueError as exc:

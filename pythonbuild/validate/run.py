@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .. import elf
-from ..archive import extract_archive, open_distribution
+from ..archive import extract_archive, read_leading_member
 from ..errors import BuildError
 from ..metadata import FORMAT_VERSION, SCHEMA_PATH
 from ..paths import RESOURCES, UNIX_DIR
@@ -24,11 +24,10 @@ DOCUMENT_MEMBER = f"{TOP}/PYTHON.json"
 def _peek(archive: Path) -> tuple[str, bytes | None]:
     """The first member's name and, when it is PYTHON.json (as it must be), its bytes: bad
     documents are refused before the whole archive is unpacked."""
-    with open_distribution(archive, verify=False) as tar:
-        for member in tar:
-            handle = tar.extractfile(member) if member.name == DOCUMENT_MEMBER else None
-            return member.name, handle.read() if handle else None
-    raise BuildError(f"{archive}: the archive has no members")
+    first, document = read_leading_member(archive, DOCUMENT_MEMBER)
+    if first is None:
+        raise BuildError(f"{archive}: the archive has no members")
+    return first, document
 
 
 def _parse_document(archive: Path, data: bytes) -> dict:

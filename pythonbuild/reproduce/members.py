@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..archive import open_distribution
 from ..errors import BuildError
-from .record import InputsError
+from .record import InputsError, reading_as_inputs_error
 
 _CHUNK = 1 << 20
 _KINDS = {
@@ -105,19 +105,13 @@ def index_archive(path: Path) -> ArchiveIndex:
     """Read every member of a .tar.zst or .tar.gz once; damage is an InputsError (exit 2)."""
     check_readable(path)
     members: dict[str, Member] = {}
-    try:
+    with reading_as_inputs_error(path):
         with open_distribution(path) as tar:
             for position, info in enumerate(tar):
                 if info.name in members:
                     raise InputsError(f"{path}: member {info.name!r} appears twice")
                 members[info.name] = _member(tar, info, position)
         return ArchiveIndex(path, file_sha256(path), members)
-    except InputsError:
-        raise
-    except BuildError as exc:
-        raise InputsError(str(exc)) from None
-    except OSError as exc:
-        raise InputsError(f"{path}: cannot read ({exc.strerror or exc})") from None
 
 
 def extract_members(path: Path, names: set[str], dest: Path) -> dict[str, Path]:

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import json
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -175,6 +177,20 @@ class BuildInputs:
         return self.data["pgo_profile_sha256"]
 
 
+@contextmanager
+def reading_as_inputs_error(path: Path) -> Iterator[None]:
+    """Damage found while reading ``path`` (a BuildError from archive.py) or an I/O error, as the
+    InputsError that `reproduce` reports as bad input (exit 2)."""
+    try:
+        yield
+    except InputsError:
+        raise
+    except BuildError as exc:
+        raise InputsError(str(exc)) from None
+    except OSError as exc:
+        raise InputsError(f"{path}: cannot read ({exc.strerror or exc})") from None
+
+
 def parse_inputs(data: bytes, where: str) -> BuildInputs:
     """Validate the bytes of a record; ``where`` names it in errors."""
     try:
@@ -203,21 +219,14 @@ def read_inputs(archive: Path) -> BuildInputs:
     """The record in a full archive; InputsError when it is missing, damaged or unknown."""
     if not archive.is_file():
         raise InputsError(f"{archive}: no such file")
-    try:
-        # The record sits in python/build/, after the installation: the archive is read up to
-        # it and no further (nothing is verified past it; the comparison reads it all).
-        with open_distribution(archive, verify=False) as tar:
-            for member in tar:
-                if member.name == INPUTS_MEMBER and member.isreg():
-                    handle = tar.extractfile(member)
-                    assert handle is not None
-                    return parse_inputs(handle.read(), f"{archive.name}:{INPUTS_MEMBER}")
-    except InputsError:
-        raise
-    except BuildError as exc:
-        raise InputsError(str(exc)) from None
-    except OSError as exc:
-        raise InputsError(f"{archive}: cannot read ({exc.strerror or exc})") from None
+    # The record sits in python/build/, after the installation: the archive is read up to it
+    # and no further (nothing is verified past it; the comparison reads it all).
+    with reading_as_inputs_error(archive), open_distribution(archive, verify=False) as tar:
+        for member in tar:
+            if member.name == INPUTS_MEMBER and member.isreg():
+                handle = tar.extractfile(member)
+                assert handle is not None
+                return parse_inputs(handle.read(), f"{archive.name}:{INPUTS_MEMBER}")
     raise InputsError(
         f"{archive.name} has no {INPUTS_MEMBER}: it is not a full archive, or was built before "
         "build inputs were recorded; rebuild it, or compare two archives with --compare"

@@ -124,8 +124,11 @@ def build_linux(config: LinuxBuildConfig) -> None:
             work_dir=ROOT / "build" / "assemble" / run_name,
             image_packages=recorded_image_packages(config.target, records_dir(config.cache_dir)),
         )
-    profile = write_bundle(
-        artifacts["cpython"], config.dist_dir / bundle_name(outputs[0].name), epoch
+    # Only pgo builds train; reading another build's artifact for profiles would scan all of it.
+    profile = (
+        write_bundle(artifacts["cpython"], config.dist_dir / bundle_name(outputs[0].name), epoch)
+        if config.options.pgo
+        else None
     )
     if profile is not None:
         # Training is the one step that varies between runs; --pgo-profile replays it.

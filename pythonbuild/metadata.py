@@ -31,6 +31,7 @@ from .buildinfo import (
     layout_build_objects,
     read_build_export,
 )
+from .debfile import open_deb_data
 from .errors import BuildError
 from .options import BuildOptions
 from .paths import RESOURCES
@@ -95,27 +96,37 @@ def write_licenses(
 
 
 def _read_license_text(source: Source, tarball: Path) -> bytes:
-    wanted = PurePosixPath(source.license_file)
     try:
-        with tarfile.open(tarball, "r:*") as archive:
-            for member in archive:
-                parts = PurePosixPath(member.name).parts[source.strip_components :]
-                if not parts or PurePosixPath(*parts) != wanted:
-                    continue
-                if not member.isfile():
-                    raise BuildError(
-                        f"{source.name}: {member.name} in {tarball.name} is not a file"
-                    )
-                extracted = archive.extractfile(member)
-                assert extracted is not None  # isfile() members always extract
-                return extracted.read()
+        if source.is_debian_binary_package:
+            with open_deb_data(tarball) as archive:
+                found = _license_member_text(source, archive)
+        else:
+            with tarfile.open(tarball, "r:*") as archive:
+                found = _license_member_text(source, archive)
     except (tarfile.TarError, OSError) as exc:
         raise BuildError(f"cannot read {tarball} for {source.name}'s license: {exc}") from None
-    raise BuildError(
-        f"{source.name}: license file {source.license_file} not found in {tarball.name} "
-        f"(after stripping {source.strip_components} leading directories); fix license_file "
-        "in downloads.yml"
-    )
+    if found is None:
+        raise BuildError(
+            f"{source.name}: license file {source.license_file} not found in {tarball.name} "
+            f"(after stripping {source.strip_components} leading directories); fix "
+            "license_file in downloads.yml"
+        )
+    return found
+
+
+def _license_member_text(source: Source, archive: tarfile.TarFile) -> bytes | None:
+    wanted = PurePosixPath(source.license_file)
+    for member in archive:
+        # PurePosixPath drops a leading "./" (how .deb data archives name their members).
+        parts = PurePosixPath(member.name).parts[source.strip_components :]
+        if not parts or PurePosixPath(*parts) != wanted:
+            continue
+        if not member.isfile():
+            raise BuildError(f"{source.name}: {member.name} is not a file")
+        extracted = archive.extractfile(member)
+        assert extracted is not None  # isfile() members always extract
+        return extracted.read()
+    return None
 
 
 def _extension_json(

@@ -11,9 +11,10 @@ from __future__ import annotations
 import io
 import lzma
 import tarfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO, Iterator
+from typing import BinaryIO
 
 from .errors import BuildError
 

@@ -48,6 +48,7 @@ __all__ = [
     "extension_libraries",
     "layout_build_objects",
     "load_facts",
+    "tcl_library_dirs",
     "validate_python_json",
     "write_licenses",
     "write_python_json",
@@ -69,6 +70,23 @@ def load_facts(path: Path) -> dict:
             f"{path} has facts format {facts.get('format')!r}; this build reads format 1"
         )
     return facts
+
+
+# Directories of Tcl and Tk script libraries under install/lib: tcl8.6 and tk8.6 (the libraries),
+# tcl8 (Tcl modules, *.tm).
+_TCL_LIBRARY_DIR = re.compile(r"(tcl|tk)\d+(\.\d+)?")
+
+
+def tcl_library_dirs(lib_dir: Path) -> list[str]:
+    """The Tcl/Tk script library directories in ``lib_dir`` (install/lib), by name.
+
+    PYTHON.json's ``tcl_library_paths``; empty when the distribution ships no Tcl.
+    """
+    if not lib_dir.is_dir():
+        return []
+    return sorted(
+        p.name for p in lib_dir.iterdir() if p.is_dir() and _TCL_LIBRARY_DIR.fullmatch(p.name)
+    )
 
 
 def extension_libraries(modules: Mapping[str, Mapping]) -> dict[str, tuple[str, ...]]:

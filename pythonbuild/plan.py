@@ -133,10 +133,10 @@ def extension_modules_for(python: str) -> dict[str, dict]:
     }
 
 
-def patches_for(package: str, patches_dir: Path = PATCHES_DIR) -> list[Path]:
+def patches_for(package: str) -> list[Path]:
     """``patches/<package>/*.patch``, by name: the build script finds them in /scripts and
     applies them; they are in the step's key, so a changed patch rebuilds the package."""
-    return sorted((patches_dir / package).glob("*.patch"))
+    return sorted((PATCHES_DIR / package).glob("*.patch"))
 
 
 def make_plan(request: BuildRequest, registry: Registry, image_tag: str) -> BuildPlan:

@@ -7,6 +7,7 @@ set -euo pipefail
 : "${SOURCE:?}" "${PREFIX:?}"
 DESTDIR=/out
 unpacked=/build/xcb-proto
+mkdir -p "${unpacked}"
 dpkg-deb -x "${SOURCE}" "${unpacked}"
 mkdir -p "${DESTDIR}${PREFIX}/share/pkgconfig"
 cp -a "${unpacked}/usr/share/xcb" "${DESTDIR}${PREFIX}/share/"

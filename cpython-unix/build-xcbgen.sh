@@ -6,6 +6,7 @@ set -euo pipefail
 : "${SOURCE:?}" "${PREFIX:?}"
 DESTDIR=/out
 unpacked=/build/xcbgen
+mkdir -p "${unpacked}"
 dpkg-deb -x "${SOURCE}" "${unpacked}"
 mkdir -p "${DESTDIR}${PREFIX}/lib/python3/dist-packages"
 cp -a "${unpacked}/usr/lib/python3/dist-packages/xcbgen" "${DESTDIR}${PREFIX}/lib/python3/dist-packages/"

@@ -6,6 +6,7 @@ set -euo pipefail
 : "${SOURCE:?}" "${PREFIX:?}"
 DESTDIR=/out
 unpacked=/build/xorgproto
+mkdir -p "${unpacked}"
 dpkg-deb -x "${SOURCE}" "${unpacked}"
 mkdir -p "${DESTDIR}${PREFIX}/include" "${DESTDIR}${PREFIX}/share/pkgconfig"
 # Only include/X11: the GL headers (another license) are for OpenGL, which nothing here uses.

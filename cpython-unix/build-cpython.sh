@@ -81,6 +81,19 @@ if [[ "${WITH_TAIL_CALL_INTERP:-0}" == 1 ]]; then
     configure_args+=(--with-tail-call-interp)
 fi
 
+# _tkinter against the bundled static Tcl and Tk. Their tclConfig.sh and tkConfig.sh name the
+# libraries each needs after it (Tk: libX11, libxcb, libXau; Tcl: zlib, libdl, libpthread,
+# libm); the tcl.pc and tk.pc that configure would otherwise ask pkg-config about do not.
+if [[ -f "${PREFIX}/lib/tkConfig.sh" ]]; then
+    TCLTK_LIBS=$(
+        source "${PREFIX}/lib/tclConfig.sh"
+        source "${PREFIX}/lib/tkConfig.sh"
+        echo "-L${PREFIX}/lib -ltk${TK_VERSION} -ltcl${TCL_VERSION} ${TK_LIBS} ${TCL_LIBS}"
+    )
+    export TCLTK_CFLAGS="-I${PREFIX}/include" TCLTK_LIBS
+    echo "TCLTK_LIBS=${TCLTK_LIBS}"
+fi
+
 stage configure
 ./configure "${configure_args[@]}"
 
@@ -241,6 +254,22 @@ make install DESTDIR=/out
     # Installers (uv and others) run bin/python of these layouts; CPython installs python3 only.
     ln -s "python${PYTHON_VERSION}" python
 )
+# Tcl's and Tk's script libraries go beside the standard library, where the bundled Tcl looks
+# for them relative to the file holding its code (patches/tcl); check that it finds them there
+# and not at the build-time path.
+for library in "${PREFIX}"/lib/tcl[0-9]* "${PREFIX}"/lib/tk[0-9]*; do
+    if [[ -d "${library}" ]]; then
+        cp -a "${library}" "/out${BUILD_PREFIX}/lib/"
+    fi
+done
+if compgen -G "/out${BUILD_PREFIX}/lib/tcl[0-9]*" > /dev/null; then
+    found=$("/out${BUILD_PREFIX}/bin/python3" -c 'import tkinter; print(tkinter.Tcl().eval("info library"))')
+    if [[ "${found}" != "/out${BUILD_PREFIX}/lib/tcl"* ]]; then
+        echo "the bundled Tcl found its script library at ${found}, not in the installation" >&2
+        exit 1
+    fi
+    echo "Tcl finds its script library at ${found}"
+fi
 
 stage "export facts and build tree"
 /out${BUILD_PREFIX}/bin/python3 /scripts/collect-facts.py > /out/facts.json

@@ -36,6 +36,7 @@ from .metadata import (
     build_python_json,
     extension_libraries,
     load_facts,
+    tcl_library_dirs,
     write_licenses,
     write_python_json,
 )
@@ -217,6 +218,7 @@ def assemble_distribution(
         options,
         cpython,
         glibc,
+        tcl_library_paths=tcl_library_dirs(install / "lib"),
         interpreter_links_libpython=links_libpython,
     )
     write_python_json(doc, python_dir)

@@ -84,9 +84,10 @@ class UpstreamMirror:
 
     def candidates(self, source: Source) -> list[Location]:
         if not source.upstream_serves_pinned_bytes:
-            # Debian repacked the tarball; upstream's file can never match the pin, so don't
-            # waste a download (or a confusing mismatch message) on it.
-            raise MirrorUnavailable("skipped (pinned bytes are Debian's repack)")
+            # Debian repacked the tarball or built the package; upstream's file can never match
+            # the pin, so don't waste a download (or a confusing mismatch message) on it.
+            what = "binary package" if source.is_debian_binary_package else "repack"
+            raise MirrorUnavailable(f"skipped (pinned bytes are Debian's {what})")
         return [source.url]
 
 

@@ -31,6 +31,7 @@ from .buildinfo import (
     layout_build_objects,
     read_build_export,
 )
+from .debfile import open_deb_data
 from .errors import BuildError
 from .options import BuildOptions
 from .paths import RESOURCES
@@ -47,6 +48,7 @@ __all__ = [
     "extension_libraries",
     "layout_build_objects",
     "load_facts",
+    "tcl_library_dirs",
     "validate_python_json",
     "write_licenses",
     "write_python_json",
@@ -68,6 +70,23 @@ def load_facts(path: Path) -> dict:
             f"{path} has facts format {facts.get('format')!r}; this build reads format 1"
         )
     return facts
+
+
+# Directories of Tcl and Tk script libraries under install/lib: tcl8.6 and tk8.6 (the libraries),
+# tcl8 (Tcl modules, *.tm).
+_TCL_LIBRARY_DIR = re.compile(r"(tcl|tk)\d+(\.\d+)?")
+
+
+def tcl_library_dirs(lib_dir: Path) -> list[str]:
+    """The Tcl/Tk script library directories in ``lib_dir`` (install/lib), by name.
+
+    PYTHON.json's ``tcl_library_paths``; empty when the distribution ships no Tcl.
+    """
+    if not lib_dir.is_dir():
+        return []
+    return sorted(
+        p.name for p in lib_dir.iterdir() if p.is_dir() and _TCL_LIBRARY_DIR.fullmatch(p.name)
+    )
 
 
 def extension_libraries(modules: Mapping[str, Mapping]) -> dict[str, tuple[str, ...]]:
@@ -95,27 +114,37 @@ def write_licenses(
 
 
 def _read_license_text(source: Source, tarball: Path) -> bytes:
-    wanted = PurePosixPath(source.license_file)
     try:
-        with tarfile.open(tarball, "r:*") as archive:
-            for member in archive:
-                parts = PurePosixPath(member.name).parts[source.strip_components :]
-                if not parts or PurePosixPath(*parts) != wanted:
-                    continue
-                if not member.isfile():
-                    raise BuildError(
-                        f"{source.name}: {member.name} in {tarball.name} is not a file"
-                    )
-                extracted = archive.extractfile(member)
-                assert extracted is not None  # isfile() members always extract
-                return extracted.read()
+        if source.is_debian_binary_package:
+            with open_deb_data(tarball) as archive:
+                found = _license_member_text(source, archive)
+        else:
+            with tarfile.open(tarball, "r:*") as archive:
+                found = _license_member_text(source, archive)
     except (tarfile.TarError, OSError) as exc:
         raise BuildError(f"cannot read {tarball} for {source.name}'s license: {exc}") from None
-    raise BuildError(
-        f"{source.name}: license file {source.license_file} not found in {tarball.name} "
-        f"(after stripping {source.strip_components} leading directories); fix license_file "
-        "in downloads.yml"
-    )
+    if found is None:
+        raise BuildError(
+            f"{source.name}: license file {source.license_file} not found in {tarball.name} "
+            f"(after stripping {source.strip_components} leading directories); fix "
+            "license_file in downloads.yml"
+        )
+    return found
+
+
+def _license_member_text(source: Source, archive: tarfile.TarFile) -> bytes | None:
+    wanted = PurePosixPath(source.license_file)
+    for member in archive:
+        # PurePosixPath drops a leading "./" (how .deb data archives name their members).
+        parts = PurePosixPath(member.name).parts[source.strip_components :]
+        if not parts or PurePosixPath(*parts) != wanted:
+            continue
+        if not member.isfile():
+            raise BuildError(f"{source.name}: {member.name} is not a file")
+        extracted = archive.extractfile(member)
+        assert extracted is not None  # isfile() members always extract
+        return extracted.read()
+    return None
 
 
 def _extension_json(

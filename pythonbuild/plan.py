@@ -18,7 +18,7 @@ import yaml
 
 from .errors import BuildError
 from .options import BuildOptions
-from .paths import ROOT, UNIX_DIR
+from .paths import PATCHES_DIR, ROOT, UNIX_DIR
 from .pgo_profile import RecordedProfile
 from .registry import Registry, Source
 from .targets import Target
@@ -133,6 +133,12 @@ def extension_modules_for(python: str) -> dict[str, dict]:
     }
 
 
+def patches_for(package: str) -> list[Path]:
+    """``patches/<package>/*.patch``, by name: the build script finds them in /scripts and
+    applies them; they are in the step's key, so a changed patch rebuilds the package."""
+    return sorted((PATCHES_DIR / package).glob("*.patch"))
+
+
 def make_plan(request: BuildRequest, registry: Registry, image_tag: str) -> BuildPlan:
     packages = registry.closure(request.target.packages_for(request.python))
     flags = {
@@ -147,7 +153,9 @@ def make_plan(request: BuildRequest, registry: Registry, image_tag: str) -> Buil
             raise BuildError(
                 f"package {name} has no build script; add cpython-unix/build-{name}.sh"
             )
-        step = Step(name, registry[name], script, registry.dependencies(name))
+        step = Step(
+            name, registry[name], script, registry.dependencies(name), extra_files=patches_for(name)
+        )
         step.key = step_key(image_tag, step, request, [keys[d] for d in step.depends], flags)
         keys[name] = step.key
         steps.append(step)

@@ -12,7 +12,9 @@ import yaml
 from .errors import BuildError, UsageError
 from .paths import RESOURCES
 
-ORIGINS = ("upstream", "debian-orig", "debian-repack")
+ORIGINS = ("upstream", "debian-orig", "debian-repack", "debian-binary")
+# Origins whose bytes upstream never serves: a repacked tarball, or a Debian binary package.
+NOT_FROM_UPSTREAM = frozenset({"debian-repack", "debian-binary"})
 
 _ENTRY_SCHEMA = {
     "type": "object",
@@ -71,7 +73,12 @@ class Source:
 
     @property
     def upstream_serves_pinned_bytes(self) -> bool:
-        return self.origin != "debian-repack"
+        return self.origin not in NOT_FROM_UPSTREAM
+
+    @property
+    def is_debian_binary_package(self) -> bool:
+        """A ``.deb`` (an ar archive holding ``data.tar.*``), not a source tarball."""
+        return self.origin == "debian-binary"
 
 
 @dataclass(frozen=True)

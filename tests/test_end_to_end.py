@@ -13,9 +13,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import select
 import shutil
 import subprocess
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -113,8 +115,16 @@ def test_python_json_and_licenses(full_tree):
                 assert (full_tree / path).is_file(), f"{name}: {path}"
     licenses = {p.name for p in (full_tree / "licenses").iterdir()}
     for component in ("openssl", "sqlite", "libffi", "xz", "zlib", "bzip2", "mpdecimal", "expat",
-                      "ncurses", "libedit", "libuuid", "cpython"):  # fmt: skip
+                      "ncurses", "libedit", "libuuid", "cpython", "tcl", "tk", "libx11",
+                      "libxcb", "libxau", "xorgproto", "xtrans", "xcb-proto"):  # fmt: skip
         assert f"LICENSE.{component}.txt" in licenses
+    # Tcl/Tk's script libraries, as PBS's consumers look for them.
+    assert doc["tcl_library_path"] == "install/lib"
+    assert {"tcl8.6", "tk8.6"} <= set(doc["tcl_library_paths"])
+    for name in doc["tcl_library_paths"]:
+        assert (full_tree / "install" / "lib" / name).is_dir(), name
+    tkinter = doc["build_info"]["extensions"]["_tkinter"][0]
+    assert {"licenses/LICENSE.tcl.txt", "licenses/LICENSE.tk.txt"} <= set(tkinter["license_paths"])
 
 
 def test_runs_from_path_with_space(python_home):
@@ -131,7 +141,7 @@ def test_every_extension_module_imports(python_home, full_tree):
     doc = json.loads((full_tree / "PYTHON.json").read_text())
     extensions = doc["build_info"]["extensions"]
     assert "_ssl" in extensions and "_sqlite3" in extensions and "readline" in extensions
-    assert "_gdbm" not in extensions and "_tkinter" not in extensions
+    assert "_gdbm" not in extensions and "_tkinter" in extensions
     # install_only leaves out the test-support modules (shared libraries), as PBS does.
     modules = sorted(
         name
@@ -312,6 +322,11 @@ def test_bundled_library_symbols_are_hidden(python_home):
         "XML_",
         "mpd_",
         "uuid_",
+        "Tcl_Create",
+        "Tk_",
+        "XOpen",
+        "xcb_",
+        "Xau",
     )
     for binary in (
         python_home / "bin" / f"python{PYTHON}{_abiflags()}",
@@ -364,3 +379,132 @@ def test_bolt_rewrote_the_interpreter_of_pgo_builds(python_home):
         sections = {section.name for section in ELFFile(handle).iter_sections()}
     bolted = OPTIONS.pgo and get_target(TARGET).bolt
     assert (".note.bolt_info" in sections) is bolted, sorted(sections)
+
+
+# --- tkinter against a real X server -----------------------------------------------------------
+
+
+def _install_xvfb() -> str | None:
+    """Debian's xvfb, installed with apt when this machine has none; None if that fails."""
+    if shutil.which("apt-get") is None or os.geteuid() != 0:
+        return None
+    install = ["apt-get", "install", "-y", "-q", "--no-install-recommends", "xvfb"]
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for command in (install, ["apt-get", "update", "-q"], install):
+        result = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+        if result.returncode == 0 and command is install and shutil.which("Xvfb"):
+            break
+    return shutil.which("Xvfb")
+
+
+@pytest.fixture(scope="session")
+def x_display() -> Iterator[str]:
+    """A private Xvfb server on a display number it picks itself (-displayfd)."""
+    xvfb = shutil.which("Xvfb") or _install_xvfb()
+    if xvfb is None:
+        pytest.skip("no Xvfb, and apt-get could not install Debian's xvfb (not root or no apt)")
+    read_end, write_end = os.pipe()
+    server = subprocess.Popen(
+        [xvfb, "-displayfd", str(write_end), "-screen", "0", "1024x768x24", "-nolisten", "tcp"],
+        pass_fds=(write_end,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    os.close(write_end)
+    try:
+        ready, _, _ = select.select([read_end], [], [], 30)
+        number = os.read(read_end, 16).decode().strip() if ready else ""
+        if not number.isdigit():
+            pytest.fail("Xvfb did not report a display number within 30 s")
+        yield f":{number}"
+    finally:
+        os.close(read_end)
+        server.terminate()
+        server.wait(timeout=30)
+
+
+TK_WINDOW = """
+    import sys, tkinter
+    root = tkinter.Tk()
+    label = tkinter.Label(root, text="standalone tkinter")
+    label.pack()
+    root.update()
+    assert label.cget("text") == "standalone tkinter", label.cget("text")
+    print(root.tk.eval("info library"))
+    print(root.tk.eval("set tk_library"))
+    print(tkinter.TclVersion, tkinter.TkVersion, root.tk.call("info", "patchlevel"))
+    root.destroy()
+"""
+
+
+def _check_tk_window(python_home: Path, display: str, interpreter: Path) -> None:
+    """A window with a label, read back, from ``interpreter``; Tcl/Tk find their script
+    libraries in the distribution (``python_home``) with no TCL_LIBRARY or TK_LIBRARY."""
+    result = subprocess.run(
+        [str(interpreter), "-c", textwrap.dedent(TK_WINDOW)],
+        capture_output=True, text=True, cwd="/", check=False, timeout=120,
+        env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "DISPLAY": display},
+    )  # fmt: skip
+    assert result.returncode == 0, f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+    tcl_library, tk_library, versions = result.stdout.splitlines()
+    assert Path(tcl_library).resolve() == (python_home / "lib" / "tcl8.6").resolve()
+    assert Path(tk_library).resolve() == (python_home / "lib" / "tk8.6").resolve()
+    assert versions.startswith("8.6 8.6 8.6."), versions
+
+
+def test_tk_window_from_the_distribution(python_home, x_display):
+    _check_tk_window(python_home, x_display, python_home / "bin" / "python3")
+
+
+def test_tk_window_from_a_venv(python_home, x_display, tmp_path):
+    venv = tmp_path / "venv"
+    subprocess.run(
+        [str(python_home / "bin" / "python3"), "-m", "venv", "--without-pip", str(venv)],
+        check=True, env={"PATH": "/usr/bin:/bin"},
+    )  # fmt: skip
+    _check_tk_window(python_home, x_display, venv / "bin" / "python")
+
+
+def test_idle_and_turtle_start(python_home, x_display):
+    run_python(
+        python_home,
+        """
+        import tkinter, turtle
+        screen = turtle.Screen()
+        pen = turtle.Turtle()
+        pen.forward(50)
+        assert round(pen.xcor()) == 50
+        screen.bye()
+
+        from idlelib.editor import EditorWindow
+        root = tkinter.Tk()
+        root.withdraw()
+        editor = EditorWindow(root=root)
+        editor.text.insert("1.0", "print('hello')")
+        root.update()
+        assert editor.text.get("1.0", "end-1c") == "print('hello')"
+        editor._close()
+        root.destroy()
+        """,
+        env={"DISPLAY": x_display},
+        timeout=120,
+    )
+
+
+def test_tkinter_needs_no_host_x11_or_tcl_library(python_home, full_tree):
+    """_tkinter is built in: neither the interpreter nor libpython needs a shared X11, xcb,
+    Xau, Tcl or Tk library (ldd resolves against this machine, where Xvfb brought libX11)."""
+    doc = json.loads((full_tree / "PYTHON.json").read_text())
+    tkinter = doc["build_info"]["extensions"]["_tkinter"][0]
+    assert "shared_lib" not in tkinter, "expected _tkinter built into libpython"
+    bundled = {link["name"] for link in tkinter["links"] if "path_static" in link}
+    assert {"tcl8.6", "tk8.6", "X11", "xcb", "Xau"} <= bundled, tkinter["links"]
+    for binary in (
+        python_home / "bin" / f"python{PYTHON}{_abiflags()}",
+        python_home / "lib" / f"libpython{PYTHON}{_abiflags()}.so.1.0",
+    ):
+        ldd = subprocess.run(["ldd", str(binary)], capture_output=True, text=True, check=True)
+        host = [
+            line
+            for line in ldd.stdout.splitlines()
+            if any(name in line for name in ("libX11", "libxcb", "libXau", "libtcl", "libtk"))
+        ]
+        assert not host, f"{binary.name} loads {host}"

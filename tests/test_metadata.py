@@ -508,3 +508,12 @@ def test_assembly_stamp_reads_only_files():
     assert ASSEMBLY_CODE and all(path.is_file() for path in ASSEMBLY_CODE)
     names = {path.name for path in ASSEMBLY_CODE}
     assert {"assemble.py", "downloads.yml", "python-json-v8.schema.json"} <= names
+
+
+def test_tcl_library_dirs_are_the_tcl_and_tk_directories(tmp_path: Path):
+    lib = tmp_path / "lib"
+    for name in ("tcl8.6", "tcl8", "tk8.6", "python3.13", "pkgconfig", "tclx-not-a-library"):
+        (lib / name).mkdir(parents=True)
+    (lib / "tclConfig.sh").write_text("")
+    assert metadata.tcl_library_dirs(lib) == ["tcl8", "tcl8.6", "tk8.6"]
+    assert metadata.tcl_library_dirs(tmp_path / "missing") == []

@@ -203,3 +203,18 @@ def test_cpython_build_epoch_is_the_last_change_to_build_inputs():
     release = plan.release_tag()[1]
     build = plan.cpython_build_epoch()
     assert build is not None and build <= release
+
+
+def test_package_patches_ship_with_the_step_and_are_in_its_key(monkeypatch, tmp_path):
+    (tmp_path / "tcl").mkdir()
+    patch = tmp_path / "tcl" / "change.patch"
+    patch.write_text("--- a/x\n+++ b/x\n")
+    monkeypatch.setattr(plan, "PATCHES_DIR", tmp_path)
+    before = _plan()
+    assert before.step("tcl").extra_files == [patch]
+    assert before.step("zlib").extra_files == []
+    patch.write_text("--- a/x\n+++ b/x\n@@ changed\n")
+    after = _plan()
+    assert before.step("zlib").key == after.step("zlib").key
+    for name in ("tcl", "tk", "cpython"):
+        assert before.step(name).key != after.step(name).key, name

@@ -60,3 +60,20 @@ def test_undeclared_dependency_and_cycles_are_rejected():
 def test_unknown_python_version_names_choices():
     with pytest.raises(UsageError, match=r"choose one of: 3\.13"):
         load_registry().cpython("3.9")
+
+
+def test_debian_binary_packages_are_fetched_from_debian_only():
+    registry = load_registry()
+    for name in ("xorgproto", "xcb-proto", "xcbgen"):
+        source = registry[name]
+        assert source.is_debian_binary_package and not source.upstream_serves_pinned_bytes
+        assert source.filename == source.debian_file and source.filename.endswith("_all.deb")
+        assert source.strip_components == 0
+    assert not registry["tcl"].is_debian_binary_package
+
+
+def test_tk_brings_tcl_and_the_x11_client_libraries():
+    closure = load_registry().closure(["tk"])
+    for name in ("tcl", "zlib", "libx11", "libxcb", "libxau", "xorgproto", "xtrans", "xcb-proto"):
+        assert closure.index(name) < closure.index("tk"), name
+    assert closure.index("xcbgen") < closure.index("libxcb")

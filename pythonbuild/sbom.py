@@ -49,6 +49,23 @@ def generic_purl(name: str, version: str, url: str, sha256: str) -> str:
     return f"pkg:generic/{_purl_quote(name)}@{_purl_quote(version)}?{qualifiers}"
 
 
+def debian_file_purl(source: Source) -> str:
+    """``pkg:deb`` for a source whose bytes are a Debian file, not upstream's release.
+
+    A repacked ``<package>_<version>.orig.tar.*`` is the source package's upstream part
+    (``arch=source``); a ``<package>_<version>_<arch>.deb`` is that binary package.
+    """
+    assert source.debian_file and source.debian_package
+    checksum = f"checksum=sha256:{source.sha256}"
+    if source.is_debian_binary_package:
+        name, version, arch = source.debian_file.removesuffix(".deb").split("_")
+    else:
+        name = source.debian_package
+        version = source.debian_file.split("_", 1)[1].split(".orig.tar", 1)[0]
+        arch = "source"
+    return f"pkg:deb/debian/{_purl_quote(name)}@{_purl_quote(version)}?arch={arch}&{checksum}"
+
+
 def debian_purl(package: DebianPackage, suite: str) -> str:
     purl = f"pkg:deb/debian/{_purl_quote(package.name)}"
     if package.version:
@@ -70,6 +87,15 @@ def cpe23(part: str, vendor_product: str, version: str) -> str:
 def _source_component(
     source: Source, ref: str, name: str, kind: str, description: str
 ) -> Component:
+    properties = [("standalone-python:source-origin", source.origin)]
+    download_url = source.url
+    purl = generic_purl(name, source.version, source.url, source.sha256)
+    if not source.upstream_serves_pinned_bytes:
+        # The bytes are Debian's (a repack or a binary package): the upstream URL serves other
+        # bytes, so it is no download location for this checksum. The purl names Debian's file.
+        properties.append(("standalone-python:upstream-url", source.url))
+        download_url = ""
+        purl = debian_file_purl(source)
     return Component(
         ref=ref,
         name=name,
@@ -77,12 +103,12 @@ def _source_component(
         kind=kind,
         description=description,
         licenses=source.licenses,
-        download_url=source.url,
+        download_url=download_url,
         file_name=source.filename,
         sha256=source.sha256,
-        purl=generic_purl(name, source.version, source.url, source.sha256),
+        purl=purl,
         cpe=cpe23("a", source.cpe, source.version) if source.cpe else "",
-        properties=(("standalone-python:source-origin", source.origin),),
+        properties=tuple(properties),
     )
 
 

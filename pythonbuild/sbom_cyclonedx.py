@@ -39,9 +39,10 @@ def _component(component: Component, nested: list[dict] | None = None) -> dict:
     if component.sha256:
         hashes = [{"alg": "SHA-256", "content": component.sha256}]
         entry["hashes"] = hashes
-        entry["externalReferences"] = [
-            {"type": "source-distribution", "url": component.download_url, "hashes": hashes}
-        ]
+        if component.download_url:
+            entry["externalReferences"] = [
+                {"type": "source-distribution", "url": component.download_url, "hashes": hashes}
+            ]
     if component.purl:
         entry["purl"] = component.purl
     if component.cpe:

@@ -164,15 +164,22 @@ def test_spdx_names_every_bundled_library(spdx):
         package = packages[f"SPDXRef-{step.name}"]
         assert package["versionInfo"] == source.version
         assert package["checksums"] == [{"algorithm": "SHA256", "checksumValue": source.sha256}]
-        assert package["downloadLocation"] == source.url
         assert package["licenseDeclared"] == " AND ".join(source.licenses)
         refs = {r["referenceType"]: r["referenceLocator"] for r in package["externalRefs"]}
         purl = PackageURL.from_string(refs["purl"])
-        assert (purl.type, purl.name, purl.version) == ("generic", step.name, source.version)
-        assert purl.qualifiers == {
-            "checksum": f"sha256:{source.sha256}",
-            "download_url": source.url,
-        }
+        if source.upstream_serves_pinned_bytes:
+            assert package["downloadLocation"] == source.url
+            assert (purl.type, purl.name, purl.version) == ("generic", step.name, source.version)
+            assert purl.qualifiers == {
+                "checksum": f"sha256:{source.sha256}",
+                "download_url": source.url,
+            }
+        else:
+            # Debian's bytes: upstream's URL would pair the checksum with other bytes.
+            assert package["downloadLocation"] == "NOASSERTION"
+            assert purl.type == "deb" and purl.namespace == "debian"
+            assert purl.qualifiers["checksum"] == f"sha256:{source.sha256}"
+            assert source.debian_file.startswith(f"{purl.name}_{purl.version}")
         assert purl.to_string() == refs["purl"]  # canonical form
         if source.cpe:
             assert refs["cpe23Type"] == cpe23("a", source.cpe, source.version)
@@ -224,7 +231,12 @@ def test_cyclonedx_contents(cyclonedx):
         source = registry[name]
         assert component["version"] == source.version
         assert component["hashes"] == [{"alg": "SHA-256", "content": source.sha256}]
-        assert component["purl"].startswith(f"pkg:generic/{name}@")
+        if source.upstream_serves_pinned_bytes:
+            assert component["purl"].startswith(f"pkg:generic/{name}@")
+            assert component["externalReferences"][0]["url"] == source.url
+        else:
+            assert component["purl"].startswith("pkg:deb/debian/")
+            assert "externalReferences" not in component
         assert component["licenses"]
     dependencies = {d["ref"]: d["dependsOn"] for d in cyclonedx["dependencies"]}
     assert dependencies["cpython"] == sorted(libraries)

@@ -19,6 +19,8 @@ SUBCOMMANDS = {
                   "test a distribution archive: smoke tests, regrtest, other Linux systems"),
     "reproduce": ("pythonbuild.reproduce.cli", "requirements.txt", "build",
                   "rebuild an archive from its recorded inputs and compare (or --compare A B)"),
+    "pgo-compare": ("pythonbuild.pgo_compare", "requirements.txt", "build",
+                    "how much two trained PGO profiles (*-profile.tar.zst) differ"),
 }  # fmt: skip
 
 

@@ -73,5 +73,8 @@ def test_program_overlap_lines():
         "Function level:\n"
         "  Function: foo\n"
     )
-    assert program_overlap(report) == ["# of functions overlap: 20594", "Edge profile overlap: 99.512%"]
+    assert program_overlap(report) == [
+        "# of functions overlap: 20594",
+        "Edge profile overlap: 99.512%",
+    ]
     assert program_overlap("nothing") == []

@@ -19,6 +19,8 @@ SUBCOMMANDS = {
                   "test a distribution archive: smoke tests, regrtest, other Linux systems"),
     "reproduce": ("pythonbuild.reproduce.cli", "requirements.txt", "build",
                   "rebuild an archive from its recorded inputs and compare (or --compare A B)"),
+    "lock-images": ("pythonbuild.lock_images", "requirements.txt", "build",
+                    "remake the images from the Debian mirror, write cpython-unix/image-packages.lock"),
 }  # fmt: skip
 
 

@@ -3,10 +3,15 @@
 * Base images: a Debian rootfs made by ``debootstrap`` from the host's configured mirror and
   ``docker import``-ed.  A sysroot image is the same, pruned to the headers, libraries and CRT
   objects a compiler needs to link against that suite's glibc.
-* Build images: rendered from ``cpython-unix/<name>.Dockerfile.j2`` on top of a base image.
+* Build images: rendered from ``cpython-unix/<name>.Dockerfile.j2`` on top of a base image,
+  with the requested packages pinned (``apt-get install pkg=version``).
 
 Every image is tagged with the hash of its inputs (recipe, package list, template text, parent
-image tag), so unchanged inputs find the existing image and nothing is rebuilt.
+image tag, and its section of ``cpython-unix/image-packages.lock``), so unchanged inputs find the
+existing image and nothing is rebuilt.  A newly made image whose Debian packages differ from its
+lock section is not kept (``image_lock``): a tag always stands for the same package versions.
+Runtime systems for tests (``runtime_rootfs_spec``) of a suite the lock has no base section for
+are not pinned.
 """
 
 from __future__ import annotations
@@ -18,7 +23,9 @@ import os
 import subprocess
 import tarfile
 import tempfile
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import docker.errors
@@ -28,13 +35,27 @@ from . import log
 from .debian import debian_mirror_uri, ensure_host_tool
 from .engine import Engine
 from .errors import BuildError
+from .image_lock import (
+    LOCK_PATH,
+    ImageLock,
+    Packages,
+    check_packages,
+    explain_apt_failure,
+    format_section,
+    lock_name,
+    pinned_install_message,
+    read_lock,
+    refresh_hint,
+)
 from .paths import UNIX_DIR
 from .sbom_images import (
     ImagePackages,
+    list_image_packages,
+    parse_dpkg_status,
     read_record,
     record_image_packages,
     record_path,
-    record_rootfs_packages,
+    write_record,
 )
 from .targets import Target
 
@@ -80,18 +101,27 @@ class RootfsSpec:
     suite: str
     include: tuple[str, ...] = ()
     keep: tuple[str, ...] = ()  # empty: the whole rootfs
+    # The image's lock section: the packages it must hold. None: not pinned (nor checked).
+    locked: Packages | None = field(default=None, repr=False)
 
     @property
     def kind(self) -> str:
         return "sysroot" if self.keep else "base"
 
+    @property
+    def section(self) -> str:
+        """Its section of the lock: ``base-bookworm``, ``sysroot-bullseye``."""
+        return f"{self.kind}-{self.suite}"
+
     def input_hash(self) -> str:
-        data = {
+        data: dict[str, object] = {
             "recipe": ROOTFS_RECIPE,
             "suite": self.suite,
             "include": sorted(self.include),
             "keep": list(self.keep),
         }
+        if self.locked is not None:
+            data["lock"] = format_section(self.locked)
         return _short_hash(json.dumps(data, sort_keys=True))
 
     @property
@@ -99,21 +129,24 @@ class RootfsSpec:
         return f"{IMAGE_PREFIX}/{self.kind}-{self.suite}:{self.input_hash()}"
 
 
-def runtime_rootfs_spec(suite: str) -> RootfsSpec:
+def runtime_rootfs_spec(suite: str, lock: ImageLock | None = None) -> RootfsSpec:
     """A plain ``--variant=minbase`` system of ``suite`` for running a distribution in.
 
     No compiler, no Python and nothing from the build image: what such a system lacks is what a
     distribution must not need. (It is the same spec, hence the same image, as a base image of
-    that suite.)
+    that suite: pinned when the lock has a base section for it.)
     """
-    return RootfsSpec(suite)
+    if lock is None and LOCK_PATH.is_file():
+        lock = read_lock()
+    spec = RootfsSpec(suite)
+    return replace(spec, locked=lock.section(spec.section) if lock else None)
 
 
 def _short_hash(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def _image_exists(engine: Engine, tag: str) -> bool:
+def image_exists(engine: Engine, tag: str) -> bool:
     try:
         engine.client.images.get(tag)
         return True
@@ -121,18 +154,26 @@ def _image_exists(engine: Engine, tag: str) -> bool:
         return False
 
 
-def ensure_rootfs_image(
-    engine: Engine, spec: RootfsSpec, logs: Path, records: Path | None = None
-) -> str:
-    """Make (or find) the imported image for ``spec``; returns its tag.
+def _debootstrap(spec: RootfsSpec, rootfs: Path, logfile: Path) -> None:
+    debootstrap = ensure_host_tool(
+        "debootstrap", "debootstrap", logfile.parent / "apt-debootstrap.log"
+    )
+    cmd = [debootstrap, "--variant=minbase"]
+    if spec.include:
+        cmd.append("--include=" + ",".join(spec.include))
+    cmd += [spec.suite, str(rootfs), debian_mirror_uri()]
+    with logfile.open("w") as out:
+        result = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, check=False)
+    if result.returncode != 0:
+        raise log.LoggedFailure(f"debootstrap of {spec.suite} failed", logfile)
 
-    With ``records`` (a directory), a new image's Debian packages are recorded there
-    (``sbom_images``); the tag does not change.
+
+@contextmanager
+def bootstrapped_rootfs(spec: RootfsSpec, logs: Path) -> Iterator[tuple[Path, Packages]]:
+    """A fresh debootstrap of ``spec`` in a temporary directory, and the packages it holds.
+
+    The list is read now or never: a sysroot keeps no dpkg database.
     """
-    if _image_exists(engine, spec.tag):
-        return spec.tag
-    debootstrap = ensure_host_tool("debootstrap", "debootstrap", logs / "apt-debootstrap.log")
-    mirror = debian_mirror_uri()
     logfile = logs / f"rootfs-{spec.kind}-{spec.suite}.log"
     logfile.parent.mkdir(parents=True, exist_ok=True)
     with (
@@ -140,32 +181,58 @@ def ensure_rootfs_image(
         tempfile.TemporaryDirectory(prefix="sp-rootfs-") as tmp,
     ):
         rootfs = Path(tmp) / "rootfs"
-        cmd = [debootstrap, "--variant=minbase"]
-        if spec.include:
-            cmd.append("--include=" + ",".join(spec.include))
-        cmd += [spec.suite, str(rootfs), mirror]
-        with logfile.open("w") as out:
-            result = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, check=False)
-        if result.returncode != 0:
-            raise log.LoggedFailure(f"debootstrap of {spec.suite} failed", logfile)
+        _debootstrap(spec, rootfs, logfile)
+        status = rootfs / "var" / "lib" / "dpkg" / "status"
+        yield rootfs, parse_dpkg_status(status.read_text(encoding="utf-8"))
+
+
+def import_rootfs(engine: Engine, spec: RootfsSpec, rootfs: Path) -> None:
+    """Prune (for a sysroot) and import ``rootfs`` as ``spec.tag``; a failed import is removed."""
+    if spec.keep:
+        _relativize_symlinks(rootfs)
+    members = list(spec.keep) if spec.keep else ["."]
+    members = [m for m in members if (rootfs / m).exists() or (rootfs / m).is_symlink()]
+    tar = subprocess.Popen(
+        ["tar", "-C", str(rootfs), "--numeric-owner", "-c", *members], stdout=subprocess.PIPE
+    )
+    assert tar.stdout is not None
+    try:
+        engine.client.api.import_image_from_stream(tar.stdout, repository=spec.tag)
+    finally:
+        tar.stdout.close()
+        tar.wait()
+    if tar.returncode != 0:
+        remove_image(engine, spec.tag)  # the image of a truncated tar stream
+        raise BuildError(f"packing the {spec.suite} rootfs failed (tar exit {tar.returncode})")
+
+
+def remove_image(engine: Engine, tag: str) -> None:
+    """Untag (and so delete) an image this process made; nothing when it does not exist."""
+    with suppress(docker.errors.ImageNotFound):
+        engine.client.images.remove(tag, noprune=False)
+
+
+def ensure_rootfs_image(
+    engine: Engine,
+    spec: RootfsSpec,
+    logs: Path,
+    records: Path | None = None,
+    triple: str | None = None,
+) -> str:
+    """Make (or find) the imported image for ``spec``; returns its tag.
+
+    A new image whose packages differ from ``spec.locked`` is not imported (``ImageMismatch``,
+    whose fix names ``triple``). With ``records`` (a directory), a new image's Debian packages
+    are recorded there (``sbom_images``); the tag does not change.
+    """
+    if image_exists(engine, spec.tag):
+        return spec.tag
+    with bootstrapped_rootfs(spec, logs) as (rootfs, installed):
+        if spec.locked is not None:
+            check_packages(spec.tag, spec.section, spec.locked, installed, triple)
         if records is not None:
-            # Now or never: a sysroot keeps no dpkg database.
-            record_rootfs_packages(records, spec.tag, rootfs)
-        if spec.keep:
-            _relativize_symlinks(rootfs)
-        members = list(spec.keep) if spec.keep else ["."]
-        members = [m for m in members if (rootfs / m).exists() or (rootfs / m).is_symlink()]
-        tar = subprocess.Popen(
-            ["tar", "-C", str(rootfs), "--numeric-owner", "-c", *members], stdout=subprocess.PIPE
-        )
-        assert tar.stdout is not None
-        try:
-            engine.client.api.import_image_from_stream(tar.stdout, repository=spec.tag)
-        finally:
-            tar.stdout.close()
-            tar.wait()
-        if tar.returncode != 0:
-            raise BuildError(f"packing the {spec.suite} rootfs failed (tar exit {tar.returncode})")
+            write_record(records, spec.tag, installed)
+        import_rootfs(engine, spec, rootfs)
     return spec.tag
 
 
@@ -193,80 +260,159 @@ class BuildImage:
     dockerfile: str
 
 
-def render_build_dockerfile(target: Target, base_image: str, sysroot_image: str) -> str:
+def render_build_dockerfile(
+    target: Target, base_image: str, sysroot_image: str, pins: Mapping[str, str] | None = None
+) -> str:
+    """The build image's Dockerfile; with ``pins`` (package -> version), apt installs exactly
+    those versions (``pkg=version``), else whatever the mirror has (only for ``lock-images``)."""
     template_path = UNIX_DIR / f"{target.image}.Dockerfile.j2"
     env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
     template = env.from_string(template_path.read_text())
+    names = sorted(BUILD_PACKAGES)
     return template.render(
         target=target,
         base_image=base_image,
         base_suite=BASE_SUITE,
         sysroot_image=sysroot_image,
         llvm_version=LLVM_VERSION,
-        packages=sorted(BUILD_PACKAGES),
+        packages=[f"{n}={pins[n]}" for n in names] if pins is not None else names,
     )
 
 
-def build_image_tag(target: Target, dockerfile: str) -> str:
-    return f"{IMAGE_PREFIX}/{target.image}-{target.triple}:{_short_hash(dockerfile)}"
+def build_pins(target: Target, locked: Packages) -> dict[str, str]:
+    """The locked version of every package the build image asks apt for."""
+    versions = {p.name: p.version for p in locked}
+    missing = [name for name in sorted(BUILD_PACKAGES) if name not in versions]
+    if missing:
+        raise BuildError(
+            f"the build image asks for {', '.join(missing)}, which [{target.image}] of "
+            f"{lock_name()} does not lock; {refresh_hint(target.triple)}"
+        )
+    return {name: versions[name] for name in BUILD_PACKAGES}
 
 
-def _rootfs_specs(target: Target) -> tuple[RootfsSpec, RootfsSpec]:
+def build_image_tag(target: Target, dockerfile: str, locked: Packages | None = None) -> str:
+    """``<prefix>/<image>-<triple>:<hash of the Dockerfile and the image's lock section>``."""
+    text = dockerfile if locked is None else f"{dockerfile}\n# lock\n{format_section(locked)}"
+    return f"{IMAGE_PREFIX}/{target.image}-{target.triple}:{_short_hash(text)}"
+
+
+def rootfs_specs(target: Target, lock: ImageLock | None) -> tuple[RootfsSpec, RootfsSpec]:
+    """The base and sysroot specs of ``target``, pinned to ``lock`` (None: not pinned)."""
+    base = RootfsSpec(BASE_SUITE)
     sysroot = RootfsSpec(
         target.sysroot,
         include=tuple(SYSROOT_PACKAGES.get(target.sysroot, [])),
         keep=tuple(SYSROOT_KEEP),
     )
-    return RootfsSpec(BASE_SUITE), sysroot
+    if lock is None:
+        return base, sysroot
+    return (
+        replace(base, locked=lock.require(base.section, target.triple)),
+        replace(sysroot, locked=lock.require(sysroot.section, target.triple)),
+    )
 
 
-def planned_build_image(target: Target) -> BuildImage:
+def _build_image(target: Target, lock: ImageLock, base_tag: str, sysroot_tag: str) -> BuildImage:
+    locked = lock.require(target.image, target.triple)
+    dockerfile = render_build_dockerfile(target, base_tag, sysroot_tag, build_pins(target, locked))
+    return BuildImage(build_image_tag(target, dockerfile, locked), dockerfile)
+
+
+def planned_build_image(target: Target, lock: ImageLock | None = None) -> BuildImage:
     """The build image's tag and Dockerfile, known from inputs alone (no engine needed)."""
-    base, sysroot = _rootfs_specs(target)
-    dockerfile = render_build_dockerfile(target, base.tag, sysroot.tag)
-    return BuildImage(build_image_tag(target, dockerfile), dockerfile)
+    lock = read_lock() if lock is None else lock
+    base, sysroot = rootfs_specs(target, lock)
+    return _build_image(target, lock, base.tag, sysroot.tag)
 
 
 def ensure_build_image(
-    engine: Engine, target: Target, logs: Path, records: Path | None = None
+    engine: Engine,
+    target: Target,
+    logs: Path,
+    records: Path | None = None,
+    lock: ImageLock | None = None,
 ) -> BuildImage:
-    """Make (or find) the build image; with ``records``, record the packages of each image made,
-    and of a build image found without a record."""
-    base_spec, sysroot_spec = _rootfs_specs(target)
-    base = ensure_rootfs_image(engine, base_spec, logs, records)
-    sysroot = ensure_rootfs_image(engine, sysroot_spec, logs, records)
-    dockerfile = render_build_dockerfile(target, base, sysroot)
-    tag = build_image_tag(target, dockerfile)
-    if not _image_exists(engine, tag):
+    """Make (or find) the build image pinned to ``lock`` (default: the checked-in one).
+
+    With ``records``, record the packages of each image made, and of a build image found
+    without a record.
+    """
+    lock = read_lock() if lock is None else lock
+    base_spec, sysroot_spec = rootfs_specs(target, lock)
+    base = ensure_rootfs_image(engine, base_spec, logs, records, target.triple)
+    sysroot = ensure_rootfs_image(engine, sysroot_spec, logs, records, target.triple)
+    image = _build_image(target, lock, base, sysroot)
+    if not image_exists(engine, image.tag):
         logfile = logs / f"image-{target.image}-{target.triple}.log"
-        with log.step(f"build image {tag}"):
-            _docker_build(engine, dockerfile, tag, logfile)
+        with log.step(f"build image {image.tag}"):
+            installed = _make_checked_build_image(engine, target, lock, image, logfile)
         if records is not None:
-            record_path(records, tag).unlink(missing_ok=True)  # a rebuilt image: record anew
-    if records is not None and not record_path(records, tag).is_file():
-        record_image_packages(engine, records, tag)
-    return BuildImage(tag, dockerfile)
+            write_record(records, image.tag, installed)
+    if records is not None and not record_path(records, image.tag).is_file():
+        record_image_packages(engine, records, image.tag)
+    return image
 
 
-def recorded_image_packages(target: Target, records: Path) -> list[ImagePackages]:
-    """The build and sysroot images' packages as recorded (no engine needed)."""
-    _, sysroot = _rootfs_specs(target)
-    build_tag = planned_build_image(target).tag
+def _make_checked_build_image(
+    engine: Engine, target: Target, lock: ImageLock, image: BuildImage, logfile: Path
+) -> Packages:
+    """Build ``image`` and check its packages against the lock; on any failure no image is left
+    tagged. Returns the packages it holds."""
+    try:
+        # Without Docker's layer cache: a cached layer of the same Dockerfile holds what the
+        # mirror had then, and the tag (which also hashes the lock) already says whether to build.
+        docker_build(engine, image.dockerfile, image.tag, logfile, nocache=True)
+    except log.LoggedFailure:
+        what = explain_apt_failure(logfile.read_text(errors="replace"))
+        if what is None:
+            raise
+        raise BuildError(
+            pinned_install_message(image.tag, target.image, what, logfile, target.triple)
+        ) from None
+    try:
+        installed = list_image_packages(engine, image.tag)
+        check_packages(
+            image.tag, target.image, lock.require(target.image), installed, target.triple
+        )
+    except BaseException:
+        remove_image(engine, image.tag)
+        raise
+    return installed
+
+
+def recorded_image_packages(
+    target: Target, records: Path, lock: ImageLock | None = None
+) -> list[ImagePackages]:
+    """The build and sysroot images' packages as recorded, else as locked (no engine needed).
+
+    An image with a pinned tag was checked against its lock section when it was made, so the
+    section is what it holds.
+    """
+    lock = read_lock() if lock is None else lock
+    _, sysroot = rootfs_specs(target, lock)
+    build_tag = planned_build_image(target, lock).tag
     return [
         ImagePackages(
-            "build", build_tag, BASE_SUITE, tuple(BUILD_PACKAGES), read_record(records, build_tag)
+            "build",
+            build_tag,
+            BASE_SUITE,
+            tuple(BUILD_PACKAGES),
+            read_record(records, build_tag) or lock.require(target.image, target.triple),
         ),
         ImagePackages(
             "sysroot",
             sysroot.tag,
             sysroot.suite,
             sysroot.include,
-            read_record(records, sysroot.tag),
+            read_record(records, sysroot.tag) or (sysroot.locked or ()),
         ),
     ]
 
 
-def _docker_build(engine: Engine, dockerfile: str, tag: str, logfile: Path) -> None:
+def docker_build(
+    engine: Engine, dockerfile: str, tag: str, logfile: Path, nocache: bool = False
+) -> None:
     context = io.BytesIO()
     with tarfile.open(fileobj=context, mode="w") as tar:
         data = dockerfile.encode()
@@ -278,7 +424,13 @@ def _docker_build(engine: Engine, dockerfile: str, tag: str, logfile: Path) -> N
     with logfile.open("w") as out:
         try:
             for chunk in engine.client.api.build(
-                fileobj=context, custom_context=True, tag=tag, rm=True, forcerm=True, decode=True
+                fileobj=context,
+                custom_context=True,
+                tag=tag,
+                rm=True,
+                forcerm=True,
+                nocache=nocache,
+                decode=True,
             ):
                 if "stream" in chunk:
                     out.write(chunk["stream"])

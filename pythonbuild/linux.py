@@ -14,6 +14,7 @@ from .cli_linux import LinuxBuildConfig
 from .cpu import host_cpu_flags, missing_cpu_flags
 from .errors import BuildError
 from .fetch import default_mirrors, fetch_source
+from .image_lock import ImageLock, read_lock
 from .images import ensure_build_image, planned_build_image, recorded_image_packages
 from .packages import Workspace, run_step
 from .paths import ROOT
@@ -24,7 +25,11 @@ from .sbom_images import record_image_packages, record_path, records_dir
 
 
 def _run_steps(
-    config: LinuxBuildConfig, plan: BuildPlan, tarballs: dict[str, Path], workspace: Workspace
+    config: LinuxBuildConfig,
+    plan: BuildPlan,
+    tarballs: dict[str, Path],
+    workspace: Workspace,
+    lock: ImageLock,
 ) -> None:
     with log.step("connect to the container engine"):
         engine = engine_mod.connect(allow_private=config.allow_private_engine)
@@ -32,7 +37,7 @@ def _run_steps(
     try:
         with log.step("build images"):
             image = ensure_build_image(
-                engine, config.target, workspace.log_dir, records_dir(config.cache_dir)
+                engine, config.target, workspace.log_dir, records_dir(config.cache_dir), lock
             )
         if image.tag != plan.image_tag:
             raise BuildError(
@@ -96,7 +101,10 @@ def build_linux(config: LinuxBuildConfig) -> None:
 
     # The plan (and every cache key) follows from the inputs alone; the engine is only started
     # when some step's artifact is missing.
-    plan = make_plan(request, registry, planned_build_image(config.target).tag)
+    # The images' package versions (cpython-unix/image-packages.lock), read once: the plan's
+    # image tag and the images made must agree.
+    lock = read_lock()
+    plan = make_plan(request, registry, planned_build_image(config.target, lock).tag)
     missing = [s for s in plan.steps if not (workspace.artifacts / s.artifact_name).exists()]
     if missing:
         _check_host_runs_target(config)
@@ -107,7 +115,7 @@ def build_linux(config: LinuxBuildConfig) -> None:
             for step in plan.steps
         }
     if missing:
-        _run_steps(config, plan, tarballs, workspace)
+        _run_steps(config, plan, tarballs, workspace, lock)
     else:
         log.info(f"all {len(plan.steps)} build steps are cached; nothing to build")
         if not record_path(records_dir(config.cache_dir), plan.image_tag).is_file():
@@ -122,7 +130,9 @@ def build_linux(config: LinuxBuildConfig) -> None:
             tarballs=tarballs,
             dist_dir=config.dist_dir,
             work_dir=ROOT / "build" / "assemble" / run_name,
-            image_packages=recorded_image_packages(config.target, records_dir(config.cache_dir)),
+            image_packages=recorded_image_packages(
+                config.target, records_dir(config.cache_dir), lock
+            ),
         )
     # Only pgo builds train; reading another build's artifact for profiles would scan all of it.
     profile = (

@@ -126,7 +126,7 @@ def program_overlap(overlap_report: str) -> list[str]:
 def _run_llvm_profdata(a: bytes, b: bytes, target_name: str, work: Path) -> Path:
     from . import engine as engine_mod
     from .containers import ContainerRun, run_in_container
-    from .images import _image_exists, planned_build_image
+    from .images import image_exists, planned_build_image
     from .paths import ROOT
     from .targets import get_target
 
@@ -134,7 +134,7 @@ def _run_llvm_profdata(a: bytes, b: bytes, target_name: str, work: Path) -> Path
     tag = planned_build_image(target).tag
     engine = engine_mod.connect()
     try:
-        if not _image_exists(engine, tag):
+        if not image_exists(engine, tag):
             raise BuildError(
                 f"the build image {tag} is not there; run a build of {target_name} first (it "
                 "makes the image with llvm-profdata 19)"

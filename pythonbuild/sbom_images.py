@@ -120,20 +120,30 @@ def record_rootfs_packages(records: Path, tag: str, rootfs: Path) -> None:
     write_record(records, tag, parse_dpkg_status(status.read_text(encoding="utf-8")))
 
 
-def record_image_packages(engine: Engine, records: Path, tag: str) -> None:
-    """Record the packages installed in the image ``tag`` (dpkg-query in a throwaway container)."""
+def parse_dpkg_query(output: str) -> tuple[DebianPackage, ...]:
+    """The installed packages in the output of ``DPKG_QUERY``."""
+    packages = []
+    for line in output.splitlines():
+        status, name, version, architecture = line.split("\t")
+        if status == "installed":  # not packages removed with their configuration files kept
+            packages.append(DebianPackage(name, version, architecture))
+    return tuple(sorted(packages))
+
+
+def list_image_packages(engine: Engine, tag: str) -> tuple[DebianPackage, ...]:
+    """The packages installed in the image ``tag`` (dpkg-query in a throwaway container)."""
     try:
         output = engine.client.containers.run(
             tag, DPKG_QUERY, remove=True, network_disabled=True, stdout=True, stderr=False
         )
     except docker.errors.DockerException as exc:
         raise BuildError(f"cannot list the Debian packages of {tag}: {exc}") from None
-    packages = []
-    for line in output.decode().splitlines():
-        status, name, version, architecture = line.split("\t")
-        if status == "installed":  # not packages removed with their configuration files kept
-            packages.append(DebianPackage(name, version, architecture))
-    write_record(records, tag, tuple(packages))
+    return parse_dpkg_query(output.decode())
+
+
+def record_image_packages(engine: Engine, records: Path, tag: str) -> None:
+    """Record the packages installed in the image ``tag``."""
+    write_record(records, tag, list_image_packages(engine, tag))
 
 
 def image_packages_text(images: list[ImagePackages]) -> str:

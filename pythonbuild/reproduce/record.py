@@ -22,7 +22,8 @@ import jsonschema
 
 from ..archive import open_distribution
 from ..errors import BuildError
-from ..images import _rootfs_specs, planned_build_image
+from ..image_lock import read_lock
+from ..images import planned_build_image, rootfs_specs
 from ..plan import DEPENDENCY_SOURCE_DATE_EPOCH, BuildPlan, BuildRequest
 
 INPUTS_MEMBER = "python/build/inputs.json"
@@ -69,8 +70,9 @@ def project_state(root: Path) -> ProjectState:
 
 
 def _image_entries(plan: BuildPlan) -> list[dict]:
-    base, sysroot = _rootfs_specs(plan.request.target)
-    build_tag = planned_build_image(plan.request.target).tag
+    lock = read_lock()
+    base, sysroot = rootfs_specs(plan.request.target, lock)
+    build_tag = planned_build_image(plan.request.target, lock).tag
     return [
         {"role": role, "tag": tag, "input_hash": tag.rsplit(":", 1)[-1]}
         for role, tag in (("base", base.tag), ("sysroot", sysroot.tag), ("build", build_tag))

@@ -57,7 +57,11 @@ def test_microarchitecture_levels_differ_only_in_march(level):
     base = get_target("x86_64-unknown-linux-gnu")
     target = get_target(f"x86_64{level}-unknown-linux-gnu")
     assert target.march == ("x86-64" + level.replace("_", "-"))
-    assert (target.needs, target.sysroot, target.pythons) == (base.needs, base.sysroot, base.pythons)
+    assert (target.needs, target.sysroot, target.pythons) == (
+        base.needs,
+        base.sysroot,
+        base.pythons,
+    )
     assert target.bolt == base.bolt
 
 
@@ -121,8 +125,16 @@ def test_v4_build_on_a_v2_host_is_refused_in_one_line(monkeypatch, tmp_path, cap
     monkeypatch.setenv(
         "STANDALONE_PYTHON_HOST_CPU_FLAGS", " ".join(X86_64_LEVEL_FLAGS["x86-64-v2"])
     )
-    argv = ["--target", "x86_64_v4-unknown-linux-gnu", "--cache-dir", str(tmp_path / "cache"),
-            "--source-dir", str(tmp_path / "none"), "--dist", str(tmp_path / "dist")]
+    argv = [
+        "--target",
+        "x86_64_v4-unknown-linux-gnu",
+        "--cache-dir",
+        str(tmp_path / "cache"),
+        "--source-dir",
+        str(tmp_path / "none"),
+        "--dist",
+        str(tmp_path / "dist"),
+    ]
     assert main(argv) != 0
     err = capsys.readouterr().err
     assert err.count("\n") == 1

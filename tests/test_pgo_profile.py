@@ -36,7 +36,10 @@ def _artifact(tmp_path: Path, members: dict[str, bytes]) -> Path:
 
 def test_bundle_name_follows_the_full_archive() -> None:
     full = "cpython-3.13.15+20261122-x86_64-unknown-linux-gnu-pgo+lto-full.tar.zst"
-    assert bundle_name(full) == "cpython-3.13.15+20261122-x86_64-unknown-linux-gnu-pgo+lto-profile.tar.zst"
+    assert (
+        bundle_name(full)
+        == "cpython-3.13.15+20261122-x86_64-unknown-linux-gnu-pgo+lto-profile.tar.zst"
+    )
     with pytest.raises(ValueError):
         bundle_name("cpython-3.13.15+20261122-x86_64-unknown-linux-gnu-install_only.tar.gz")
 
@@ -66,14 +69,19 @@ def test_builds_that_did_not_train_write_no_bundle(tmp_path: Path) -> None:
     ("content", "message"),
     [
         (b"not zstd at all", "not a readable .tar.zst"),
-        (zstandard.ZstdCompressor().compress(_tar({"profile/python.fdata": b"x"})), "no code.profclangd"),
+        (
+            zstandard.ZstdCompressor().compress(_tar({"profile/python.fdata": b"x"})),
+            "no code.profclangd",
+        ),
         (
             zstandard.ZstdCompressor().compress(_tar({"profile/evil.sh": b"x"})),
             "unexpected member 'profile/evil.sh'",
         ),
     ],
 )
-def test_bad_bundles_are_one_line_usage_errors(tmp_path: Path, content: bytes, message: str) -> None:
+def test_bad_bundles_are_one_line_usage_errors(
+    tmp_path: Path, content: bytes, message: str
+) -> None:
     path = tmp_path / "bad-profile.tar.zst"
     path.write_bytes(content)
     with pytest.raises(UsageError, match=message) as info:

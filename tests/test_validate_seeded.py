@@ -213,7 +213,9 @@ def test_elf_defects(base, baseline, doc, tmp_path):
     for rule in ("stack-protector", "fortify", "bind-now"):
         seeded(_module(doc, "_ctypes_test"), rule)
     start, strings = _dynstr(target)
-    renamed = strings.replace(b"_chk\0", b"_chq\0").replace(b"__stack_chk_fail\0", b"__stack_chq_fail\0")
+    renamed = strings.replace(b"_chk\0", b"_chq\0").replace(
+        b"__stack_chk_fail\0", b"__stack_chq_fail\0"
+    )
     _patch(target, start, renamed)
     for offset, tag, value in _dynamic_entries(target):
         if tag in ("DT_FLAGS", "DT_FLAGS_1"):

@@ -112,3 +112,15 @@ def write_bundle(cpython_artifact: Path, dest: Path, mtime: int) -> Path | None:
         for name, content in found.items():
             (Path(tmp) / name).write_bytes(content)
         return write_distribution_archive(Path(tmp), dest, top=BUNDLE_TOP, mtime=mtime)
+
+
+def copy_bundle(profile: RecordedProfile, dest: Path) -> Path:
+    """Put the replayed bundle's own bytes at ``dest``, so the bundle beside the archive is the
+    one its inputs record names (packing the same profiles again would give another sha256)."""
+    data = profile.path.read_bytes()
+    if hashlib.sha256(data).hexdigest() != profile.sha256:
+        raise BuildError(f"--pgo-profile {profile.path} changed while the build ran")
+    partial = dest.with_name(dest.name + ".partial")
+    partial.write_bytes(data)
+    partial.replace(dest)
+    return dest

@@ -11,9 +11,9 @@ import zstandard
 
 from pythonbuild import plan
 from pythonbuild.cli_linux import main, parse_args
-from pythonbuild.errors import UsageError
+from pythonbuild.errors import BuildError, UsageError
 from pythonbuild.options import parse_options
-from pythonbuild.pgo_profile import bundle_name, read_bundle, write_bundle
+from pythonbuild.pgo_profile import bundle_name, copy_bundle, read_bundle, write_bundle
 from pythonbuild.registry import load_registry
 from pythonbuild.targets import get_target
 
@@ -57,6 +57,25 @@ def test_bundle_round_trip_is_deterministic(tmp_path: Path) -> None:
     assert recorded.has_bolt_profile
     with tarfile.open(fileobj=io.BytesIO(recorded.as_tar())) as tar:
         assert sorted(tar.getnames()) == ["code.profclangd", "python.fdata"]
+
+
+def test_a_replayed_bundle_is_copied_as_it_is(tmp_path: Path) -> None:
+    """The bundle beside a replaying build's archive must have the sha256 its inputs record,
+    which packing the profiles again with this build's mtime would not give."""
+    artifact = _artifact(tmp_path, {"profile/code.profclangd": b"clang counts"})
+    given = write_bundle(artifact, tmp_path / "given-profile.tar.zst", mtime=1_600_000_000)
+    assert given is not None
+    profile = read_bundle(given)
+    repacked = write_bundle(artifact, tmp_path / "repacked.tar.zst", mtime=1_700_000_000)
+    assert repacked is not None and repacked.read_bytes() != given.read_bytes()
+    dist = tmp_path / "dist"
+    dist.mkdir()
+    copied = copy_bundle(profile, dist / "x-pgo-profile.tar.zst")
+    assert copied.read_bytes() == given.read_bytes()
+    assert [p.name for p in dist.iterdir()] == ["x-pgo-profile.tar.zst"]
+    given.write_bytes(b"another profile")
+    with pytest.raises(BuildError, match="changed while the build ran"):
+        copy_bundle(profile, dist / "y-pgo-profile.tar.zst")
 
 
 def test_builds_that_did_not_train_write_no_bundle(tmp_path: Path) -> None:

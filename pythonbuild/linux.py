@@ -18,7 +18,7 @@ from .image_lock import ImageLock, read_lock
 from .images import ensure_build_image, planned_build_image, recorded_image_packages
 from .packages import Workspace, run_step
 from .paths import ROOT
-from .pgo_profile import bundle_name, copy_bundle, write_bundle
+from .pgo_profile import bundle_name, export_profiles
 from .plan import BuildPlan, BuildRequest, cpython_build_epoch, make_plan, release_tag
 from .registry import load_registry
 from .sbom_images import record_image_packages, record_path, records_dir
@@ -135,12 +135,16 @@ def build_linux(config: LinuxBuildConfig) -> None:
             ),
         )
     # Only pgo builds train; reading another build's artifact for profiles would scan all of it.
-    profile = None
-    bundle_path = config.dist_dir / bundle_name(outputs[0].name)
-    if config.pgo_profile is not None:
-        profile = copy_bundle(config.pgo_profile, bundle_path)
-    elif config.options.pgo:
-        profile = write_bundle(artifacts["cpython"], bundle_path, epoch)
+    profile = (
+        export_profiles(
+            artifacts["cpython"],
+            config.pgo_profile,
+            config.dist_dir / bundle_name(outputs[0].name),
+            epoch,
+        )
+        if config.options.pgo
+        else None
+    )
     if profile is not None:
         # Training is the one step that varies between runs; --pgo-profile replays it.
         outputs.insert(-1, profile)  # before SHA256SUMS, which is last

@@ -89,11 +89,8 @@ def read_bundle(path: Path) -> RecordedProfile:
     return RecordedProfile(path, hashlib.sha256(data).hexdigest(), members)
 
 
-def write_bundle(cpython_artifact: Path, dest: Path, mtime: int) -> Path | None:
-    """Write the profiles found in the CPython step's artifact to ``dest``.
-
-    Returns None (and writes nothing) for builds that did not train.
-    """
+def artifact_profiles(cpython_artifact: Path) -> dict[str, bytes]:
+    """The profiles the CPython step left in its artifact (none: the build did not train)."""
     found: dict[str, bytes] = {}
     try:
         with tarfile.open(cpython_artifact) as tar:
@@ -106,17 +103,44 @@ def write_bundle(cpython_artifact: Path, dest: Path, mtime: int) -> Path | None:
                     found[name] = extracted.read()
     except (OSError, tarfile.TarError) as exc:
         raise BuildError(f"cannot read {cpython_artifact}: {exc}") from None
-    if not found:
-        return None
+    return found
+
+
+def write_bundle(cpython_artifact: Path, dest: Path, mtime: int) -> Path | None:
+    """Write the profiles found in the CPython step's artifact to ``dest``.
+
+    Returns None (and writes nothing) for builds that did not train.
+    """
+    found = artifact_profiles(cpython_artifact)
+    return _pack_bundle(found, dest, mtime) if found else None
+
+
+def _pack_bundle(profiles: dict[str, bytes], dest: Path, mtime: int) -> Path:
     with tempfile.TemporaryDirectory(prefix="profile-") as tmp:
-        for name, content in found.items():
+        for name, content in profiles.items():
             (Path(tmp) / name).write_bytes(content)
         return write_distribution_archive(Path(tmp), dest, top=BUNDLE_TOP, mtime=mtime)
 
 
-def copy_bundle(profile: RecordedProfile, dest: Path) -> Path:
-    """Put the replayed bundle's own bytes at ``dest``, so the bundle beside the archive is the
-    one its inputs record names (packing the same profiles again would give another sha256)."""
+def export_profiles(
+    cpython_artifact: Path, replayed: RecordedProfile | None, dest: Path, mtime: int
+) -> Path | None:
+    """The bundle a pgo build puts beside its archive; None when there is nothing to put.
+
+    A build that replayed everything it needed gets the replayed file itself, byte for byte,
+    so the bundle beside the archive is the one its inputs record names (packing the same
+    profiles again would give another sha256). A build that trained anything (all of it, or
+    BOLT after a replayed clang profile) gets a new bundle of what its artifact holds.
+    """
+    found = artifact_profiles(cpython_artifact)
+    if replayed is not None and found == replayed.members:
+        return _copy_bundle(replayed, dest)
+    if not found:
+        return None
+    return _pack_bundle(found, dest, mtime)
+
+
+def _copy_bundle(profile: RecordedProfile, dest: Path) -> Path:
     data = profile.path.read_bytes()
     if hashlib.sha256(data).hexdigest() != profile.sha256:
         raise BuildError(f"--pgo-profile {profile.path} changed while the build ran")

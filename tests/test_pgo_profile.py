@@ -13,7 +13,7 @@ from pythonbuild import plan
 from pythonbuild.cli_linux import main, parse_args
 from pythonbuild.errors import BuildError, UsageError
 from pythonbuild.options import parse_options
-from pythonbuild.pgo_profile import bundle_name, copy_bundle, read_bundle, write_bundle
+from pythonbuild.pgo_profile import bundle_name, export_profiles, read_bundle, write_bundle
 from pythonbuild.registry import load_registry
 from pythonbuild.targets import get_target
 
@@ -70,12 +70,31 @@ def test_a_replayed_bundle_is_copied_as_it_is(tmp_path: Path) -> None:
     assert repacked is not None and repacked.read_bytes() != given.read_bytes()
     dist = tmp_path / "dist"
     dist.mkdir()
-    copied = copy_bundle(profile, dist / "x-pgo-profile.tar.zst")
-    assert copied.read_bytes() == given.read_bytes()
-    assert [p.name for p in dist.iterdir()] == ["x-pgo-profile.tar.zst"]
+    copied = export_profiles(artifact, profile, dist / "x-profile.tar.zst", 1_700_000_000)
+    assert copied is not None and copied.read_bytes() == given.read_bytes()
+    assert [p.name for p in dist.iterdir()] == ["x-profile.tar.zst"]
     given.write_bytes(b"another profile")
     with pytest.raises(BuildError, match="changed while the build ran"):
-        copy_bundle(profile, dist / "y-pgo-profile.tar.zst")
+        export_profiles(artifact, profile, dist / "y-profile.tar.zst", 1_700_000_000)
+
+
+def test_a_replay_that_trained_bolt_writes_a_new_bundle(tmp_path: Path) -> None:
+    """A clang-only bundle replayed on a BOLT target: BOLT trains, and its profile must not be
+    lost by copying the given bundle."""
+    clang_only = _artifact(tmp_path, {"profile/code.profclangd": b"clang counts"})
+    given = write_bundle(clang_only, tmp_path / "given-profile.tar.zst", mtime=1_600_000_000)
+    assert given is not None
+    both = tmp_path / "both" / "cpython.tar"
+    both.parent.mkdir()
+    both.write_bytes(
+        _tar({"profile/code.profclangd": b"clang counts", "profile/python.fdata": b"bolt"})
+    )
+    written = export_profiles(both, read_bundle(given), tmp_path / "x-profile.tar.zst", 1)
+    assert written is not None
+    assert read_bundle(written).members == {
+        "code.profclangd": b"clang counts",
+        "python.fdata": b"bolt",
+    }
 
 
 def test_builds_that_did_not_train_write_no_bundle(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import tarfile
 import time
 from dataclasses import dataclass, field
@@ -118,7 +119,7 @@ def save_out_tree(out_tar: Path, dest: Path, strip: str = "out/") -> None:
                 data = None
             members.append((member, data))
     members.sort(key=lambda item: item[0].name)
-    tmp = dest.with_name(dest.name + ".partial")
+    tmp = dest.with_name(f"{dest.name}.{os.getpid()}.partial")
     dest.parent.mkdir(parents=True, exist_ok=True)
     try:
         with tarfile.open(tmp, "w", format=tarfile.PAX_FORMAT) as out:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,6 +71,25 @@ def _step_env(plan: BuildPlan, step: Step, jobs: int) -> dict[str, str]:
     return env
 
 
+@contextmanager
+def _one_builder(artifact: Path, what: str) -> Iterator[None]:
+    """Hold the step's lock in the cache while building it.
+
+    Two builds sharing a cache (two options, or a build and a test run) may need the same step
+    at the same time: the second waits for the first and then finds its artifact, rather than
+    building it again and racing it for the same files.
+    """
+    locks = artifact.parent / ".locks"
+    locks.mkdir(exist_ok=True)
+    with (locks / f"{artifact.name}.lock").open("a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log.info(f"{what}: another build using this cache is making it; waiting for it")
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        yield  # the lock goes with the file handle
+
+
 def run_step(
     engine: Engine,
     plan: BuildPlan,
@@ -78,9 +100,24 @@ def run_step(
     """Build ``step`` unless its artifact exists; returns the artifact path."""
     artifact = workspace.artifacts / step.artifact_name
     artifact.parent.mkdir(parents=True, exist_ok=True)
-    if artifact.exists():
-        log.info(f"{step.name} {step.source.version}: cached ({artifact.name})")
-        return artifact
+    what = f"{step.name} {step.source.version}"
+    if not artifact.exists():
+        with _one_builder(artifact, what):
+            if not artifact.exists():
+                _build_step(engine, plan, step, tarball, workspace, artifact)
+                return artifact
+    log.info(f"{what}: cached ({artifact.name})")
+    return artifact
+
+
+def _build_step(
+    engine: Engine,
+    plan: BuildPlan,
+    step: Step,
+    tarball: Path,
+    workspace: Workspace,
+    artifact: Path,
+) -> None:
     files: dict[str, Path | bytes] = {
         f"/inputs/{step.source.filename}": tarball,
         f"/scripts/{step.script.name}": step.script,
@@ -101,7 +138,7 @@ def run_step(
     )
     logfile = workspace.log_dir / f"{step.name}.log"
     with log.step(f"build {step.name} {step.source.version} (log: {logfile})"):
-        raw = artifact.with_name(artifact.name + ".raw")
+        raw = artifact.with_name(f"{artifact.name}.{os.getpid()}.raw")
         try:
             run_in_container(engine, run, logfile, f"building {step.name}", raw)
             save_out_tree(raw, artifact)
@@ -109,7 +146,6 @@ def run_step(
             raw.unlink(missing_ok=True)
     for stage, seconds in stage_times(logfile):
         log.info(f"  {step.name}: {stage}: {log.format_seconds(seconds)}")
-    return artifact
 
 
 def stage_times(logfile: Path) -> list[tuple[str, int]]:

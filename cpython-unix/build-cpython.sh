@@ -219,11 +219,14 @@ if [[ "${WITH_BOLT:-0}" == 1 ]]; then
     #   wrap_binaryfunc_l are identical), so folded ones make subclasses of built-in types
     #   misbehave (test_datetime's subclass arithmetic). llvm-bolt 20 has -icf=safe for this
     #   (cpython gh-101525); 19 can only turn folding off.
+    # - -use-gnu-stack makes llvm-bolt reuse the PT_GNU_STACK program header for its new code
+    #   segment, and a binary without PT_GNU_STACK gets an executable stack from the loader
+    #   (validate's noexecstack rule found it); without the flag llvm-bolt adds a header.
     # (configure writes the common flags into both variables, so they are edited, not
     # BOLT_COMMON_FLAGS.)
     bolt_flags() {
         make_var "$1" \
-            | sed -E ':a; s/(^| )(-update-debug-sections|-frame-opt=[a-z]+|-icf(=[a-z0-9]+)?)( |$)/ /; ta'
+            | sed -E ':a; s/(^| )(-update-debug-sections|-frame-opt=[a-z]+|-icf(=[a-z0-9]+)?|-use-gnu-stack)( |$)/ /; ta'
         echo " -skip-funcs-file=/tmp/bolt-skip-funcs.txt"
     }
     bolt_instrument_flags=$(bolt_flags BOLT_INSTRUMENT_FLAGS | tr -d '\n')

@@ -209,13 +209,24 @@ if [[ "${WITH_BOLT:-0}" == 1 ]]; then
     }
     assembly_functions > /tmp/bolt-skip-funcs.txt
     echo "BOLT: leaving $(wc -l < /tmp/bolt-skip-funcs.txt) assembly functions alone"
-    # Configure's flags (they skip the functions with computed gotos, see above), less two that
-    # break with llvm-bolt 19: -update-debug-sections crashes llvm-bolt on clang 19's DWARF 5
-    # (llvm#67966; the optimized python then carries no debug info, libpython.so keeps its
-    # own), and -frame-opt=hot yields a python that crashes on start. (configure writes the
-    # common flags into both of these, so they are edited, not BOLT_COMMON_FLAGS.)
+    # Configure's flags (they skip the functions with computed gotos, see above), less three
+    # that break with llvm-bolt 19:
+    # - -update-debug-sections crashes llvm-bolt on clang 19's DWARF 5 (llvm#67966; the
+    #   optimized python then carries no debug info, libpython.so keeps its own);
+    # - -frame-opt=hot yields a python that crashes on start;
+    # - -icf=1 folds functions with identical code even when their addresses are compared.
+    #   CPython compares slot functions by address (typeobject.c's wrap_binaryfunc and
+    #   wrap_binaryfunc_l are identical), so folded ones make subclasses of built-in types
+    #   misbehave (test_datetime's subclass arithmetic). llvm-bolt 20 has -icf=safe for this
+    #   (cpython gh-101525); 19 can only turn folding off.
+    # - -use-gnu-stack makes llvm-bolt reuse the PT_GNU_STACK program header for its new code
+    #   segment, and a binary without PT_GNU_STACK gets an executable stack from the loader
+    #   (validate's noexecstack rule found it); without the flag llvm-bolt adds a header.
+    # (configure writes the common flags into both variables, so they are edited, not
+    # BOLT_COMMON_FLAGS.)
     bolt_flags() {
-        make_var "$1" | sed -E 's/(^| )(-update-debug-sections|-frame-opt=[a-z]+)( |$)/ /g'
+        make_var "$1" \
+            | sed -E ':a; s/(^| )(-update-debug-sections|-frame-opt=[a-z]+|-icf(=[a-z0-9]+)?|-use-gnu-stack)( |$)/ /; ta'
         echo " -skip-funcs-file=/tmp/bolt-skip-funcs.txt"
     }
     bolt_instrument_flags=$(bolt_flags BOLT_INSTRUMENT_FLAGS | tr -d '\n')

@@ -479,3 +479,28 @@ def test_catalog_file_groups_name_known_custom_benchmarks() -> None:
     for name, entry in catalog["custom"].items():
         assert (bm.BENCH_RESOURCES / entry["script"]).is_file(), name
     assert set(catalog["groups"]["stdlib-c"]) == set(catalog["custom"])
+
+
+def test_archives_with_the_same_name_are_extracted_apart(tmp_path: Path) -> None:
+    """Two builds' archives share a name (say, pgo+lto with and without BOLT): benchmarking
+    both must not run one of them twice."""
+    import io
+    import tarfile
+
+    name = "cpython-3.13.15+20261122-x86_64-unknown-linux-gnu-install_only.tar.gz"
+    archives = []
+    for which in ("with-bolt", "without-bolt"):
+        path = tmp_path / which / name
+        path.parent.mkdir()
+        with tarfile.open(path, "w:gz") as tar:
+            data = f"#!/bin/sh\necho {which}\n".encode()
+            info = tarfile.TarInfo("python/bin/python3")
+            info.size, info.mode = len(data), 0o755
+            tar.addfile(info, io.BytesIO(data))
+        archives.append(path)
+    dists = tmp_path / "dists"
+    first, second = (interpreters.extract_distribution(a, dists) for a in archives)
+    assert first != second
+    assert b"with-bolt" in (first / "python/bin/python3").read_bytes()
+    assert b"without-bolt" in (second / "python/bin/python3").read_bytes()
+    assert interpreters.extract_distribution(archives[0], dists) == first  # reused

@@ -8,6 +8,7 @@ anything slow starts, so a wrong path fails in seconds, not after half a benchma
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -242,7 +243,10 @@ def extract_distribution(archive: Path, dists_dir: Path) -> Path:
     name = archive.name
     for suffix in ARCHIVE_SUFFIXES:
         name = name.removesuffix(suffix)
-    dest = dists_dir / name
+    # Two builds' archives often share a name (the same version, tag and options from two
+    # dist/ directories, e.g. with and without BOLT): the path keeps their trees apart.
+    where = hashlib.sha256(str(archive.resolve()).encode()).hexdigest()[:12]
+    dest = dists_dir / f"{name}-{where}"
     stat = archive.stat()
     identity = {
         "archive": str(archive.resolve()),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import signal
 import sys
 from collections.abc import Callable, Iterator
@@ -19,6 +20,14 @@ class UsageError(BuildError):
     """Bad command-line input; exit 2 like argparse."""
 
     exit_code = 2
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse, but a usage error raises UsageError, which ``run_command`` prints as one line
+    (argparse would print the whole usage and exit by itself)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(message)
 
 
 # `kill` and a closed terminal end a command the way Ctrl-C does, so its cleanup runs (build

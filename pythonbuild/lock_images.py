@@ -15,7 +15,6 @@ any lock, and writes what they hold as their sections of the lock (other section
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from dataclasses import dataclass, replace
@@ -23,7 +22,7 @@ from pathlib import Path
 
 from . import engine as engine_mod
 from . import log
-from .errors import UsageError, run_command
+from .errors import ArgumentParser, run_command
 from .image_lock import (
     DEFAULT_TARGET,
     LOCK_PATH,
@@ -60,13 +59,8 @@ class LockConfig:
     keep_engine: bool
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # type: ignore[override]
-        raise UsageError(message)
-
-
 def parse_args(argv: list[str]) -> LockConfig:
-    parser = _Parser(
+    parser = ArgumentParser(
         prog="python -m pythonbuild lock-images",
         description=(
             f"Make the target's base, sysroot and build images afresh from the Debian mirror in "

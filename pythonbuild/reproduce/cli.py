@@ -6,12 +6,11 @@ unknown inputs record, a record no checkout can rebuild), 3 the rebuild itself f
 
 from __future__ import annotations
 
-import argparse
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import UsageError, run_command
+from ..errors import ArgumentParser, UsageError, run_command
 from ..paths import ROOT, default_cache_dir
 from .details import DetailOptions, find_diffoscope
 from .inputs_diff import expected_verdict
@@ -31,13 +30,8 @@ class ReproduceConfig:
     rebuild: RebuildSettings | None
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # type: ignore[override]
-        raise UsageError(message)
-
-
-def _parser() -> _Parser:
-    parser = _Parser(
+def _parser() -> ArgumentParser:
+    parser = ArgumentParser(
         prog="python -m pythonbuild reproduce",
         description=(
             "Rebuild a full archive from the build inputs it records (python/build/inputs.json) "

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import log
-from ..errors import UsageError, run_command
+from ..errors import ArgumentParser, UsageError, run_command
 from ..paths import ROOT
 from .distribution import Distribution, extract, inspect_archive
 from .exclusions import Exclusion, exclusions_for, load_exclusions
@@ -35,13 +35,8 @@ class TestDistConfig:
     keep_work: bool
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # type: ignore[override]
-        raise UsageError(message)
-
-
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+    parser = ArgumentParser(
         prog="python -m pythonbuild test-dist",
         description=(
             "Extract a distribution archive to a fresh directory and test it: smoke tests with "

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import BuildError, UsageError, run_command
+from ..errors import ArgumentParser, BuildError, run_command
 from .run import validate_archive
 
 
@@ -17,13 +16,8 @@ class ValidateConfig:
     target: str | None
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # type: ignore[override]
-        raise UsageError(message)
-
-
 def parse_args(argv: list[str]) -> ValidateConfig:
-    parser = _Parser(
+    parser = ArgumentParser(
         prog="python -m pythonbuild validate",
         description=(
             "Check full distribution archives (-full.tar.zst) without running them: one line "

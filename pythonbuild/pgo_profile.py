@@ -106,15 +106,6 @@ def artifact_profiles(cpython_artifact: Path) -> dict[str, bytes]:
     return found
 
 
-def write_bundle(cpython_artifact: Path, dest: Path, mtime: int) -> Path | None:
-    """Write the profiles found in the CPython step's artifact to ``dest``.
-
-    Returns None (and writes nothing) for builds that did not train.
-    """
-    found = artifact_profiles(cpython_artifact)
-    return _pack_bundle(found, dest, mtime) if found else None
-
-
 def _pack_bundle(profiles: dict[str, bytes], dest: Path, mtime: int) -> Path:
     with tempfile.TemporaryDirectory(prefix="profile-") as tmp:
         for name, content in profiles.items():

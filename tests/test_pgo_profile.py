@@ -13,7 +13,7 @@ from pythonbuild import plan
 from pythonbuild.cli_linux import main, parse_args
 from pythonbuild.errors import BuildError, UsageError
 from pythonbuild.options import parse_options
-from pythonbuild.pgo_profile import bundle_name, export_profiles, read_bundle, write_bundle
+from pythonbuild.pgo_profile import bundle_name, export_profiles, read_bundle
 from pythonbuild.registry import load_registry
 from pythonbuild.targets import get_target
 
@@ -48,8 +48,8 @@ def test_bundle_round_trip_is_deterministic(tmp_path: Path) -> None:
     artifact = _artifact(
         tmp_path, {"profile/code.profclangd": b"clang counts", "profile/python.fdata": b"bolt"}
     )
-    first = write_bundle(artifact, tmp_path / "a-profile.tar.zst", mtime=1_700_000_000)
-    second = write_bundle(artifact, tmp_path / "b-profile.tar.zst", mtime=1_700_000_000)
+    first = export_profiles(artifact, None, tmp_path / "a-profile.tar.zst", 1_700_000_000)
+    second = export_profiles(artifact, None, tmp_path / "b-profile.tar.zst", 1_700_000_000)
     assert first is not None and second is not None
     assert first.read_bytes() == second.read_bytes()
     recorded = read_bundle(first)
@@ -63,10 +63,10 @@ def test_a_replayed_bundle_is_copied_as_it_is(tmp_path: Path) -> None:
     """The bundle beside a replaying build's archive must have the sha256 its inputs record,
     which packing the profiles again with this build's mtime would not give."""
     artifact = _artifact(tmp_path, {"profile/code.profclangd": b"clang counts"})
-    given = write_bundle(artifact, tmp_path / "given-profile.tar.zst", mtime=1_600_000_000)
+    given = export_profiles(artifact, None, tmp_path / "given-profile.tar.zst", 1_600_000_000)
     assert given is not None
     profile = read_bundle(given)
-    repacked = write_bundle(artifact, tmp_path / "repacked.tar.zst", mtime=1_700_000_000)
+    repacked = export_profiles(artifact, None, tmp_path / "repacked.tar.zst", 1_700_000_000)
     assert repacked is not None and repacked.read_bytes() != given.read_bytes()
     dist = tmp_path / "dist"
     dist.mkdir()
@@ -82,7 +82,7 @@ def test_a_replay_that_trained_bolt_writes_a_new_bundle(tmp_path: Path) -> None:
     """A clang-only bundle replayed on a BOLT target: BOLT trains, and its profile must not be
     lost by copying the given bundle."""
     clang_only = _artifact(tmp_path, {"profile/code.profclangd": b"clang counts"})
-    given = write_bundle(clang_only, tmp_path / "given-profile.tar.zst", mtime=1_600_000_000)
+    given = export_profiles(clang_only, None, tmp_path / "given-profile.tar.zst", 1_600_000_000)
     assert given is not None
     both = tmp_path / "both" / "cpython.tar"
     both.parent.mkdir()
@@ -99,7 +99,7 @@ def test_a_replay_that_trained_bolt_writes_a_new_bundle(tmp_path: Path) -> None:
 
 def test_builds_that_did_not_train_write_no_bundle(tmp_path: Path) -> None:
     dest = tmp_path / "x-profile.tar.zst"
-    assert write_bundle(_artifact(tmp_path, {}), dest, mtime=0) is None
+    assert export_profiles(_artifact(tmp_path, {}), None, dest, 0) is None
     assert not dest.exists()
 
 
@@ -141,7 +141,7 @@ def test_pgo_profile_needs_a_pgo_build(tmp_path: Path) -> None:
 
 def test_the_profile_is_part_of_the_cpython_key_only(tmp_path: Path) -> None:
     artifact = _artifact(tmp_path, {"profile/code.profclangd": b"counts"})
-    bundle = write_bundle(artifact, tmp_path / "p-profile.tar.zst", mtime=0)
+    bundle = export_profiles(artifact, None, tmp_path / "p-profile.tar.zst", 0)
     assert bundle is not None
     config = parse_args(["--options", "pgo+lto", "--pgo-profile", str(bundle)])
     assert config.pgo_profile is not None

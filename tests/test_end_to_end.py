@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import select
 import shutil
 import subprocess
@@ -379,6 +380,23 @@ def test_bolt_rewrote_the_interpreter_of_pgo_builds(python_home):
         sections = {section.name for section in ELFFile(handle).iter_sections()}
     bolted = OPTIONS.pgo and get_target(TARGET).bolt
     assert (".note.bolt_info" in sections) is bolted, sorted(sections)
+
+
+@pytest.mark.skipif(OPTIONS.debug, reason="debug builds compile the interpreter with -Og")
+def test_interpreter_dispatches_each_opcode_with_its_own_jump(python_home):
+    """Computed gotos are only fast if every opcode ends in its own indirect jump; clang 19 merges
+    them into one unless build-cpython.sh raises its tail-duplication limit."""
+    objdump = shutil.which("objdump")
+    if objdump is None:
+        pytest.skip("needs objdump (Debian package binutils)")
+    interpreter = python_home / "bin" / f"python{PYTHON}{_abiflags()}"
+    listing = subprocess.run(
+        [objdump, "-d", "--no-show-raw-insn", "--disassemble=_PyEval_EvalFrameDefault", str(interpreter)],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    indirect_jumps = len(re.findall(r"\tjmpq?\s+\*", listing))
+    # 3.13 has over 200 instructions (specialized ones included); a merged dispatch leaves 1 or 2.
+    assert indirect_jumps >= 100, f"{indirect_jumps} indirect jumps in _PyEval_EvalFrameDefault"
 
 
 # --- tkinter against a real X server -----------------------------------------------------------

@@ -227,6 +227,15 @@ def test_catalog_resolves_variants_groups_and_custom_scripts(tmp_path: Path) -> 
     assert [b.name for b in catalog.select("pickle, c")] == ["pickle", "stdlib_zlib", "nbody"]
     with pytest.raises(UsageError, match="unknown benchmark 'nbodyy'"):
         catalog.select("nbodyy")
+    # A group inside the selection gets a geometric mean of its own, and so does the rest.
+    selected = catalog.select("pickle,nbody,stdlib_zlib")
+    assert catalog.parts(selected) == {
+        "c": ("nbody", "stdlib_zlib"),
+        "without c": ("pickle",),
+        "default": ("nbody", "stdlib_zlib"),
+        "without default": ("pickle",),
+    }
+    assert catalog.parts(catalog.select("default")) == {}  # c is all of default: no part
     with pytest.raises(UsageError, match="empty"):
         catalog.select(" , ")
 
@@ -366,12 +375,17 @@ def test_summarize_from_outcomes(tmp_path: Path) -> None:
         ("base", "stdlib_zstd"): outcome("base", "stdlib_zstd", "unavailable"),
         ("new", "stdlib_zstd"): outcome("new", "stdlib_zstd", "ok", {"stdlib_zstd": [[1.0]]}),
     }  # fmt: skip
-    summary = report.summarize(["base", "new"], "base", ["deepcopy", "stdlib_zstd"], outcomes)
+    parts = {"copying": ("deepcopy",), "compression": ("stdlib_zstd",)}
+    summary = report.summarize(["base", "new"], "base", ["deepcopy", "stdlib_zstd"], outcomes,
+                               parts)  # fmt: skip
     assert summary.rows == ["deepcopy", "deepcopy_memo", "stdlib_zstd"]
     assert summary.complete_rows == ["deepcopy", "deepcopy_memo"]
     assert math.isclose(summary.geometric_mean("new"), math.sqrt(2.0))
     table = report.format_table(summary)
     assert "geometric mean (2 benchmarks)" in table and "1.41x" in table
+    # deepcopy's two rows are the part "copying"; zstd, missing on base, leaves "compression" empty
+    assert re.search(r"^geometric mean, copying \(2\)\s+1\.41x$", table, re.MULTILINE)
+    assert re.search(r"^geometric mean, compression \(0\)\s+n/a$", table, re.MULTILINE)
     assert "stdlib_zstd (base: unavailable: why)" in table
     assert re.search(r"^stdlib_zstd\s+n/a\s+1 s$", table, re.MULTILINE)
     document = report.bench_document(summary, interpreters=[], settings={}, started="s",
@@ -379,6 +393,9 @@ def test_summarize_from_outcomes(tmp_path: Path) -> None:
     assert document["benchmarks"]["deepcopy"]["new"]["ratio_to_baseline"] == 2.0
     assert document["benchmarks"]["stdlib_zstd"]["base"] == {"missing": "unavailable: why"}
     assert document["left_out_of_geometric_mean"] == {"stdlib_zstd": {"base": "unavailable: why"}}
+    copying = document["geometric_mean_of_parts"]["copying"]
+    assert copying["benchmarks"] == ["deepcopy", "deepcopy_memo"]
+    assert math.isclose(copying["geometric_mean"]["new"], math.sqrt(2.0))
     json.dumps(document)  # serialisable as it is
 
 

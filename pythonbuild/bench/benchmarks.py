@@ -51,6 +51,23 @@ class Catalog:
                 chosen.setdefault(benchmark.name, benchmark)
         return list(chosen.values())
 
+    def parts(self, selected: list[Benchmark]) -> dict[str, tuple[str, ...]]:
+        """Groups that are part, not all, of ``selected``, each with the rest of the selection.
+
+        For the default set: ``stdlib-c`` (the bundled C libraries, which a build's PGO and LTO
+        of the interpreter do not touch) and ``without stdlib-c`` (the interpreter itself), so
+        neither's geometric mean hides the other's.
+        """
+        names = [benchmark.name for benchmark in selected]
+        found: dict[str, tuple[str, ...]] = {}
+        for group in sorted(self.groups):
+            members = {benchmark.name for benchmark in self._expand(group, ())}
+            inside = tuple(name for name in names if name in members)
+            if inside and len(inside) < len(names):
+                found[group] = inside
+                found[f"without {group}"] = tuple(name for name in names if name not in members)
+        return found
+
     def _expand(self, name: str, parents: tuple[str, ...]) -> list[Benchmark]:
         if name in self.benchmarks:
             return [self.benchmarks[name]]

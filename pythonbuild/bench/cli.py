@@ -315,7 +315,8 @@ def run(config: BenchConfig) -> int:
     except KeyboardInterrupt:
         raise BuildError(f"interrupted; the raw results so far are in {run_dir}") from None
     finished = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-    summary = summarize(labels, baseline, [s.name for s in staged], outcomes)
+    summary = summarize(labels, baseline, [s.name for s in staged], outcomes,
+                        catalog.parts(benchmarks))  # fmt: skip
     table = format_table(summary)
     raw_results = {
         label: {name: str(output / "raw" / label / f"{name}.json")

@@ -21,11 +21,13 @@ def summarize(
     baseline: str,
     benchmark_names: list[str],
     outcomes: dict[tuple[str, str], Outcome],
+    parts: dict[str, tuple[str, ...]] | None = None,
 ) -> Summary:
     """Rows are pyperf benchmark names (a script such as deepcopy holds three), in run order."""
     rows: list[str] = []
     measurements: dict[str, dict[str, Measurement]] = {}
     missing: dict[str, dict[str, str]] = {}
+    sources: dict[str, str] = {}
     for name in benchmark_names:
         found: dict[str, dict[str, Measurement]] = {}
         for label in labels:
@@ -35,6 +37,7 @@ def summarize(
         row_names = list(dict.fromkeys(row for per_label in found.values() for row in per_label))
         for row in row_names or [name]:
             rows.append(row)
+            sources[row] = name
             measurements[row] = {}
             for label in labels:
                 if row in found.get(label, {}):
@@ -45,7 +48,7 @@ def summarize(
                         "no such benchmark in its results" if outcome.status == "ok" else "not run"
                     )
                     missing.setdefault(row, {})[label] = f"{outcome.status}: {reason}"
-    return Summary(labels, baseline, rows, measurements, missing)
+    return Summary(labels, baseline, rows, measurements, missing, sources, parts or {})
 
 
 def format_value(value: float, unit: str) -> str:
@@ -103,7 +106,15 @@ def format_table(summary: Summary) -> str:
     for label, kind in columns:
         mean = summary.geometric_mean(label) if complete else None
         geo_row.append("" if kind == "value" else _ratio_cell(mean) or "n/a")
-    table = [header, *body, geo_row]
+    part_rows = []
+    for part in summary.parts:
+        rows = summary.part_rows(part)
+        line = [f"geometric mean, {part} ({len(rows)})"]
+        for label, kind in columns:
+            mean = summary.geometric_mean(label, part) if rows else None
+            line.append("" if kind == "value" else _ratio_cell(mean) or "n/a")
+        part_rows.append(line)
+    table = [header, *body, geo_row, *part_rows]
     widths = [max(len(line[col]) for line in table) for col in range(len(header))]
     right_aligned = [False] + [kind == "ratio" for _, kind in columns]
 
@@ -115,7 +126,8 @@ def format_table(summary: Summary) -> str:
         return "  ".join(cells).rstrip()
 
     rule = "  ".join("-" * width for width in widths)
-    lines = [render(header), rule, *(render(line) for line in body), rule, render(geo_row), ""]
+    lines = [render(header), rule, *(render(line) for line in body), rule, render(geo_row)]
+    lines += [render(line) for line in part_rows] + [""]
     lines.append(
         f"Values: mean ± standard deviation. speed: {summary.baseline}'s mean / this mean "
         "(above 1.00x is faster than the baseline)."
@@ -168,6 +180,15 @@ def bench_document(
         "benchmarks": benchmarks,
         "geometric_mean": {label: summary.geometric_mean(label) for label in summary.labels},
         "geometric_mean_benchmarks": summary.complete_rows,
+        "geometric_mean_of_parts": {
+            part: {
+                "benchmarks": summary.part_rows(part),
+                "geometric_mean": {
+                    label: summary.geometric_mean(label, part) for label in summary.labels
+                },
+            }
+            for part in summary.parts
+        },
         "left_out_of_geometric_mean": {
             row: summary.missing[row] for row in summary.incomplete_rows
         },

@@ -74,6 +74,11 @@ class Summary:
     measurements: dict[str, dict[str, Measurement]]
     # row -> label -> why it is missing (failed, not available, ...)
     missing: dict[str, dict[str, str]] = field(default_factory=dict)
+    # row -> the benchmark (script) that measured it; rows absent here are their own benchmark
+    sources: dict[str, str] = field(default_factory=dict)
+    # Named parts of the selection with a geometric mean of their own (name -> benchmark names),
+    # e.g. the bundled C libraries apart from the interpreter core: see Catalog.parts.
+    parts: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def ratio(self, row: str, label: str) -> float | None:
         """Speed of ``label`` relative to the baseline: > 1 means faster than the baseline."""
@@ -99,8 +104,14 @@ class Summary:
             return "n/a"
         return "failed" if reason.startswith("failed") else "missing"
 
-    def geometric_mean(self, label: str) -> float | None:
-        ratios = [self.ratio(row, label) for row in self.complete_rows]
+    def part_rows(self, part: str) -> list[str]:
+        """The complete rows measured by the benchmarks of one of ``parts``."""
+        members = set(self.parts[part])
+        return [row for row in self.complete_rows if self.sources.get(row, row) in members]
+
+    def geometric_mean(self, label: str, part: str | None = None) -> float | None:
+        rows = self.complete_rows if part is None else self.part_rows(part)
+        ratios = [self.ratio(row, label) for row in rows]
         return geometric_mean([r for r in ratios if r is not None])
 
 

@@ -2,28 +2,17 @@
 
 from __future__ import annotations
 
-import io
 import lzma
-import tarfile
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from tarfiles import tar_bytes
 
 from pythonbuild import metadata
 from pythonbuild.debfile import open_deb_data
 from pythonbuild.errors import BuildError
 from pythonbuild.registry import load_registry
-
-
-def _tar(files: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as archive:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            archive.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
 
 
 def _ar_member(name: str, data: bytes) -> bytes:
@@ -32,13 +21,13 @@ def _ar_member(name: str, data: bytes) -> bytes:
 
 
 def make_deb(path: Path, files: dict[str, bytes], data_name: str = "data.tar.xz") -> Path:
-    data = _tar(files)
+    data = tar_bytes(files)
     if data_name.endswith(".xz"):
         data = lzma.compress(data)
     path.write_bytes(
         b"!<arch>\n"
         + _ar_member("debian-binary", b"2.0\n")
-        + _ar_member("control.tar.xz", lzma.compress(_tar({"./control": b"Package: x\n"})))
+        + _ar_member("control.tar.xz", lzma.compress(tar_bytes({"./control": b"Package: x\n"})))
         + _ar_member(data_name, data)
     )
     return path

@@ -9,20 +9,20 @@ exports them, with placeholder object files and libraries.
 from __future__ import annotations
 
 import copy
+import gzip
 import importlib.util
-import io
 import json
 import os
 import re
 import shutil
 import subprocess
 import sys
-import tarfile
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import yaml
+from tarfiles import tar_bytes
 
 from pythonbuild import buildinfo, metadata
 from pythonbuild.buildinfo import collect_build_artifacts, layout_build_objects
@@ -313,11 +313,7 @@ def test_bundled_link_without_declared_libraries_is_refused(out_tree: Path, fact
 
 
 def _tarball(path: Path, files: dict[str, bytes]) -> Path:
-    with tarfile.open(path, "w:gz") as archive:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            archive.addfile(info, io.BytesIO(data))
+    path.write_bytes(gzip.compress(tar_bytes(files), mtime=0))
     return path
 
 

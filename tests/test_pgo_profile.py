@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import zstandard
+from tarfiles import tar_bytes
 
 from pythonbuild import plan
 from pythonbuild.cli_linux import main, parse_args
@@ -18,19 +19,9 @@ from pythonbuild.registry import load_registry
 from pythonbuild.targets import get_target
 
 
-def _tar(members: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as tar:
-        for name, content in members.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(content)
-            tar.addfile(info, io.BytesIO(content))
-    return buffer.getvalue()
-
-
 def _artifact(tmp_path: Path, members: dict[str, bytes]) -> Path:
     path = tmp_path / "cpython-3.13.15-0123.tar"
-    path.write_bytes(_tar({"install/bin/python3.13": b"\x7fELF", **members}))
+    path.write_bytes(tar_bytes({"install/bin/python3.13": b"\x7fELF", **members}))
     return path
 
 
@@ -87,7 +78,7 @@ def test_a_replay_that_trained_bolt_writes_a_new_bundle(tmp_path: Path) -> None:
     both = tmp_path / "both" / "cpython.tar"
     both.parent.mkdir()
     both.write_bytes(
-        _tar({"profile/code.profclangd": b"clang counts", "profile/python.fdata": b"bolt"})
+        tar_bytes({"profile/code.profclangd": b"clang counts", "profile/python.fdata": b"bolt"})
     )
     written = export_profiles(both, read_bundle(given), tmp_path / "x-profile.tar.zst", 1)
     assert written is not None
@@ -108,11 +99,11 @@ def test_builds_that_did_not_train_write_no_bundle(tmp_path: Path) -> None:
     [
         (b"not zstd at all", "not a readable .tar.zst"),
         (
-            zstandard.ZstdCompressor().compress(_tar({"profile/python.fdata": b"x"})),
+            zstandard.ZstdCompressor().compress(tar_bytes({"profile/python.fdata": b"x"})),
             "no code.profclangd",
         ),
         (
-            zstandard.ZstdCompressor().compress(_tar({"profile/evil.sh": b"x"})),
+            zstandard.ZstdCompressor().compress(tar_bytes({"profile/evil.sh": b"x"})),
             "unexpected member 'profile/evil.sh'",
         ),
     ],

@@ -9,16 +9,15 @@ and trixie containers.
 from __future__ import annotations
 
 import importlib.util
-import io
 import json
 import re
-import tarfile
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 import yaml
 import zstandard
+from tarfiles import tar_bytes
 
 from pythonbuild.errors import BuildError
 from pythonbuild.testdist import cli
@@ -316,13 +315,7 @@ def test_full_archive_is_found_next_to_install_only(tmp_path):
 
 
 def _tar_zst(path: Path, members: dict[str, bytes]) -> Path:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as tar:
-        for name, data in members.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    path.write_bytes(zstandard.ZstdCompressor().compress(buffer.getvalue()))
+    path.write_bytes(zstandard.ZstdCompressor().compress(tar_bytes(members)))
     return path
 
 

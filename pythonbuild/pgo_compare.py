@@ -10,15 +10,13 @@ because the host's (if any) may be older than the profile format.
 
 from __future__ import annotations
 
-import argparse
 import sys
 import tarfile
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import log
-from .errors import BuildError, UsageError
+from .errors import ArgumentParser, BuildError, run_command
 from .pgo_profile import CLANG_PROFILE, read_bundle
 
 DEFAULT_TARGET = "x86_64-unknown-linux-gnu"
@@ -155,8 +153,15 @@ def _run_llvm_profdata(a: bytes, b: bytes, target_name: str, work: Path) -> Path
     return work / "out"
 
 
-def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(
+@dataclass(frozen=True)
+class CompareConfig:
+    a: Path
+    b: Path
+    target: str
+
+
+def parse_args(argv: list[str]) -> CompareConfig:
+    parser = ArgumentParser(
         prog="python -m pythonbuild pgo-compare",
         description="How much two trained PGO profile bundles (*-profile.tar.zst) differ.",
     )
@@ -165,28 +170,34 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--target", default=DEFAULT_TARGET,
                         help="whose build image runs llvm-profdata (default: %(default)s)")  # fmt: skip
     args = parser.parse_args(argv)
-    try:
-        bundles = [read_bundle(path) for path in (args.a, args.b)]
-        with tempfile.TemporaryDirectory(prefix="sp-pgo-compare-") as tmp:
-            out = _run_llvm_profdata(
-                bundles[0].members[CLANG_PROFILE],
-                bundles[1].members[CLANG_PROFILE],
-                args.target,
-                Path(tmp),
-            )
+    return CompareConfig(args.a, args.b, args.target)
+
+
+def run(config: CompareConfig) -> int:
+    bundles = [read_bundle(path) for path in (config.a, config.b)]
+    with tempfile.TemporaryDirectory(prefix="sp-pgo-compare-") as tmp:
+        out = _run_llvm_profdata(
+            bundles[0].members[CLANG_PROFILE],
+            bundles[1].members[CLANG_PROFILE],
+            config.target,
+            Path(tmp),
+        )
+        try:
             difference = compare(
                 parse_text_profile((out / "a.txt").read_text()),
                 parse_text_profile((out / "b.txt").read_text()),
             )
             overlap = program_overlap((out / "overlap.txt").read_text())
-    except log.LoggedFailure as exc:
-        print(exc, file=sys.stderr)
-        return 3
-    except (UsageError, BuildError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        except ValueError as exc:
+            raise BuildError(f"cannot read llvm-profdata's output: {exc}") from None
     for bundle, label in zip(bundles, "AB", strict=True):
         print(f"{label}: {bundle.path} (sha256 {bundle.sha256[:16]})")
     for line in difference.lines() + overlap:
         print(line)
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_command(
+        "python -m pythonbuild pgo-compare", sys.argv[1:] if argv is None else argv, parse_args, run
+    )

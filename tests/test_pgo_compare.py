@@ -1,6 +1,6 @@
 """pgo-compare's reading of llvm-profdata's text format and its function-by-function counts."""
 
-from pythonbuild.pgo_compare import compare, parse_text_profile, program_overlap
+from pythonbuild.pgo_compare import compare, main, parse_text_profile, program_overlap
 
 # Two files named exceptions.c (Objects/ and Modules/_io/ style): same static name, other hash.
 PROFILE_A = """\
@@ -78,3 +78,13 @@ def test_program_overlap_lines():
         "Edge profile overlap: 99.512%",
     ]
     assert program_overlap("nothing") == []
+
+
+def test_bad_arguments_and_missing_bundles_are_one_line_errors(tmp_path, capsys):
+    assert main([str(tmp_path / "a.tar.zst")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("python -m pythonbuild pgo-compare: error:") and err.count("\n") == 1
+    missing = tmp_path / "missing-profile.tar.zst"
+    assert main([str(missing), str(missing)]) != 0
+    err = capsys.readouterr().err
+    assert "missing-profile.tar.zst" in err and err.count("\n") == 1

@@ -8,6 +8,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from .engine import add_engine_arguments
 from .errors import UsageError, run_command
 from .options import BuildOptions, parse_options, valid_choices
 from .packages import default_jobs
@@ -69,10 +70,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--jobs", type=int, default=default_jobs(), help="parallel jobs per build step"
     )
-    parser.add_argument("--no-private-engine", action="store_true",
-                        help="never start a private dockerd; fail with an explanation instead")  # fmt: skip
-    parser.add_argument("--keep-engine", action="store_true",
-                        help="leave a private dockerd started by this run running for the next one")  # fmt: skip
+    add_engine_arguments(parser)
     parser.add_argument(
         "--tag", default=None, help="release tag (default: date of the last commit)"
     )

@@ -13,6 +13,7 @@ we check the pid is really gone and clear those, so a crash never blocks the nex
 
 from __future__ import annotations
 
+import argparse
 import os
 import shutil
 import signal
@@ -49,6 +50,14 @@ class Engine:
         if self.private and self.process is not None and not keep:
             stop_private_engine()
             self.process.wait(timeout=30)  # reap it: no zombie for the rest of this process
+
+
+def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--no-private-engine`` and ``--keep-engine``, for every command that runs containers."""
+    parser.add_argument("--no-private-engine", action="store_true",
+                        help="never start a private dockerd; fail with an explanation instead")  # fmt: skip
+    parser.add_argument("--keep-engine", action="store_true",
+                        help="leave a private dockerd started by this run running for the next one")  # fmt: skip
 
 
 def _try_client(base_url: str | None) -> docker.DockerClient | None:

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from . import engine as engine_mod
 from . import log
+from .engine import add_engine_arguments
 from .errors import ArgumentParser, run_command
 from .image_lock import (
     DEFAULT_TARGET,
@@ -76,10 +77,7 @@ def parse_args(argv: list[str]) -> LockConfig:
     parser.add_argument("--cache-dir", type=Path, default=None,
                         help="where the images' package records go (default: "
                              "$STANDALONE_PYTHON_CACHE or ~/.cache/standalone-python)")  # fmt: skip
-    parser.add_argument("--no-private-engine", action="store_true",
-                        help="never start a private dockerd; fail with an explanation instead")  # fmt: skip
-    parser.add_argument("--keep-engine", action="store_true",
-                        help="leave a private dockerd started by this run running")  # fmt: skip
+    add_engine_arguments(parser)
     args = parser.parse_args(argv)
     return LockConfig(
         target=get_target(args.target),

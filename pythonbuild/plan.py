@@ -103,15 +103,28 @@ def target_flags(target: Target, options: BuildOptions) -> dict[str, str]:
     return {"TARGET_CFLAGS": " ".join(cflags), "TARGET_LDFLAGS": " ".join(ldflags)}
 
 
+def bolt_applies(target: Target, options: BuildOptions, python: str) -> bool:
+    """Whether llvm-bolt rewrites ``python``: pgo+lto builds (BOLT needs PGO's training run) of
+    3.12+ (CPython's ``--enable-bolt``) on targets whose ``bolt`` is set.
+
+    Not plain ``pgo``: there ``python`` is linked from the position-independent objects of the
+    shared-library build, and llvm-bolt 19 left a pgo ``python`` whose C functions' addresses
+    no longer compared equal (test_itertools: 16 "TypeError not raised" failures, where
+    ``PyIter_Check`` compares ``tp_iternext`` with ``&_PyObject_NextNotImplemented``). With LTO
+    the linker generates the code for the executable itself, and BOLT's result passes the whole
+    regression suite (docs/optimizations.md).
+    """
+    return target.bolt and options.pgo and options.lto and version_matches(python, ">=3.12")
+
+
 def cpython_features(request: BuildRequest) -> dict[str, str]:
     """How build-cpython.sh builds this interpreter, beyond the options' own configure flags.
 
-    BOLT runs after PGO (it needs a training run) on targets whose ``bolt`` is set, for 3.12+
-    where CPython's ``--enable-bolt`` exists. The tail-calling interpreter needs 3.14+ and
-    clang 19+ (our toolchain).
+    BOLT: see ``bolt_applies``. The tail-calling interpreter needs 3.14+ and clang 19+ (our
+    toolchain).
     """
     options, python = request.options, request.python
-    bolt = request.target.bolt and options.pgo and version_matches(python, ">=3.12")
+    bolt = bolt_applies(request.target, options, python)
     tail_call = version_matches(python, ">=3.14")
     return {
         "PYTHON_VERSION": python,

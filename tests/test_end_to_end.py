@@ -26,6 +26,7 @@ from conftest import OPTIONS, PYTHON, TARGET, run_build
 
 from pythonbuild.archive import extract_archive, open_distribution
 from pythonbuild.elf import newest_glibc_version, scan_tree
+from pythonbuild.plan import bolt_applies
 from pythonbuild.targets import get_target
 from pythonbuild.testdist.smoke import run_smoke_on_host
 from pythonbuild.versions import version_tuple
@@ -370,7 +371,7 @@ def test_interpreter_is_what_the_options_say(python_home):
     assert ("--with-lto=full" in args) is OPTIONS.lto
     assert ("--disable-gil" in args) is OPTIONS.freethreaded
     assert ("--with-pydebug" in args) is OPTIONS.debug
-    assert ("--enable-bolt" in args) is (OPTIONS.pgo and get_target(TARGET).bolt)
+    assert ("--enable-bolt" in args) is bolt_applies(get_target(TARGET), OPTIONS, PYTHON)
 
 
 def test_bolt_rewrote_the_interpreter_of_pgo_builds(python_home):
@@ -378,7 +379,7 @@ def test_bolt_rewrote_the_interpreter_of_pgo_builds(python_home):
 
     with (python_home / "bin" / f"python{PYTHON}{_abiflags()}").open("rb") as handle:
         sections = {section.name for section in ELFFile(handle).iter_sections()}
-    bolted = OPTIONS.pgo and get_target(TARGET).bolt
+    bolted = bolt_applies(get_target(TARGET), OPTIONS, PYTHON)
     assert (".note.bolt_info" in sections) is bolted, sorted(sections)
 
 

@@ -133,7 +133,9 @@ def test_library_steps_get_a_fixed_source_date_epoch():
     [
         ("3.13", "noopt", "0", "0"),
         ("3.13", "pgo+lto", "1", "0"),
-        ("3.13", "freethreaded+pgo", "1", "0"),
+        ("3.13", "freethreaded+pgo", "0", "0"),
+        ("3.13", "pgo", "0", "0"),
+        ("3.13", "freethreaded+pgo+lto", "1", "0"),
         ("3.13", "lto", "0", "0"),
         ("3.14", "pgo+lto", "1", "1"),
         ("3.15", "debug", "0", "1"),

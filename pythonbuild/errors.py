@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import signal
 import sys
 from collections.abc import Callable, Iterator
@@ -74,3 +75,15 @@ def run_command(
     except KeyboardInterrupt:
         print(f"error: interrupted{interrupted_hint}", file=sys.stderr)
         return 130
+    except OSError as exc:
+        # A full disk is the machine's state, not a bug: say where, and what to do.
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        where = exc.filename or "the build's files"
+        print(
+            f"error: no space left on the device while writing {where}; free some (old dist/ "
+            "directories, `docker system prune`, the cache in ~/.cache/standalone-python) or "
+            "point --dist/--cache-dir elsewhere, then rerun",
+            file=sys.stderr,
+        )
+        return 1

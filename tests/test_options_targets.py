@@ -156,3 +156,22 @@ def test_kill_ends_a_command_like_ctrl_c_and_restores_the_handlers(capsys):
     assert run_command("prog", [], lambda argv: None, killed, "; rerun") == 130
     assert capsys.readouterr().err == "error: interrupted; rerun\n"
     assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_a_full_disk_is_one_line_and_other_os_errors_are_not_hidden(capsys):
+    import errno
+
+    from pythonbuild.errors import run_command
+
+    def full(config):
+        raise OSError(errno.ENOSPC, "No space left on device", "/x/dist/a.tar.zst")
+
+    assert run_command("prog", [], lambda argv: None, full) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no space left" in err and "/x/dist/a.tar.zst" in err
+
+    def missing(config):
+        raise FileNotFoundError(errno.ENOENT, "No such file", "/nope")
+
+    with pytest.raises(FileNotFoundError):
+        run_command("prog", [], lambda argv: None, missing)

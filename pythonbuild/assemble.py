@@ -254,4 +254,8 @@ def assemble_distribution(
         json.dumps({"inputs": digest, "outputs": {p.name: _sha256(p) for p in outputs}}, indent=1)
     )
     log.info(f"newest GLIBC symbol version: {glibc}; ELF files checked: {len(infos)}")
+    # The extracted artifact and the staged tree (over 1 GB per build) are in the archives now;
+    # only the stamp is needed to know they are up to date. A failure above leaves them to look at.
+    shutil.rmtree(out_dir)
+    shutil.rmtree(python_dir.parent)
     return [full, install_only, *sbom_paths, sums]

@@ -101,19 +101,19 @@ def format_table(summary: Summary) -> str:
         ]
         for row in summary.rows
     ]
-    complete = summary.complete_rows
-    geo_row = [f"geometric mean ({len(complete)} benchmarks)"]
-    for label, kind in columns:
-        mean = summary.geometric_mean(label) if complete else None
-        geo_row.append("" if kind == "value" else _ratio_cell(mean) or "n/a")
-    part_rows = []
-    for part in summary.parts:
-        rows = summary.part_rows(part)
-        line = [f"geometric mean, {part} ({len(rows)})"]
-        for label, kind in columns:
-            mean = summary.geometric_mean(label, part) if rows else None
-            line.append("" if kind == "value" else _ratio_cell(mean) or "n/a")
-        part_rows.append(line)
+
+    def mean_row(title: str, part: str | None) -> list[str]:
+        # geometric_mean is None where the rows are none: shown as n/a.
+        means = {label: summary.geometric_mean(label, part) for label in summary.labels}
+        return [title] + [
+            "" if kind == "value" else _ratio_cell(means[label]) or "n/a" for label, kind in columns
+        ]
+
+    geo_row = mean_row(f"geometric mean ({len(summary.complete_rows)} benchmarks)", None)
+    part_rows = [
+        mean_row(f"geometric mean, {part} ({len(summary.part_rows(part))})", part)
+        for part in summary.parts
+    ]
     table = [header, *body, geo_row, *part_rows]
     widths = [max(len(line[col]) for line in table) for col in range(len(header))]
     right_aligned = [False] + [kind == "ratio" for _, kind in columns]

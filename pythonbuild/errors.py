@@ -83,7 +83,7 @@ def run_command(
         print(
             f"error: no space left on the device while writing {where}; free some (old dist/ "
             "directories, `docker system prune`, the cache in ~/.cache/standalone-python) or "
-            "point --dist/--cache-dir elsewhere, then rerun",
+            "write to another disk, then rerun",
             file=sys.stderr,
         )
         return 1

@@ -108,6 +108,26 @@ if [[ -f "${PREFIX}/lib/tkConfig.sh" ]]; then
     echo "TCLTK_LIBS=${TCLTK_LIBS}"
 fi
 
+if [[ -n "${BUILD_PYTHON_MARCH:-}" ]]; then
+    # This machine cannot run target code (pythonbuild/plan.py): configure as a cross build,
+    # with an interpreter built for this machine doing the interpreter's work during the build.
+    echo "this machine cannot run the new interpreter: building one for it (-march=${BUILD_PYTHON_MARCH})"
+    source /scripts/build-python.sh
+    abi_args=()
+    if [[ "${BUILD_OPTIONS}" == freethreaded+* ]]; then abi_args+=(--disable-gil); fi
+    if [[ "${optimization}" == debug ]]; then abi_args+=(--with-pydebug); fi
+    stage "build interpreter"
+    build_python "${SRC_DIR}" "${abi_args[@]}"
+    write_run_check_answers configure.ac "${BUILD_PYTHON_DIR}/config.cache" > /tmp/config.site
+    cat /tmp/config.site
+    export CONFIG_SITE=/tmp/config.site
+    # A cross configure asks for host-prefixed tools first; Debian's x86_64-linux-gnu-pkg-config
+    # would bypass the --static wrapper above.
+    ln -s /usr/local/bin/pkg-config "/usr/local/bin/${GNU_TRIPLE}-pkg-config"
+    # --build differing from --host is what makes configure treat the build as a cross build.
+    configure_args+=(--build="$(./config.guess)" --host="${GNU_TRIPLE}" --with-build-python="${BUILD_PYTHON}")
+fi
+
 stage configure
 ./configure "${configure_args[@]}"
 
@@ -262,9 +282,13 @@ if [[ "${WITH_BOLT:-0}" == 1 ]]; then
     fi
     cp python.fdata /out/profile/
     # ... but the optimized binary must pass the whole training set.
-    stage "BOLT: run the training set with the optimized python"
-    # shellcheck disable=SC2086 # training_task is a list of words
-    ./python ${training_task}
+    if [[ -n "${BUILD_PYTHON_MARCH:-}" ]]; then
+        echo "BOLT: not running the training set with the optimized python: this machine cannot run it"
+    else
+        stage "BOLT: run the training set with the optimized python"
+        # shellcheck disable=SC2086 # training_task is a list of words
+        ./python ${training_task}
+    fi
 fi
 
 stage install
@@ -287,7 +311,9 @@ for library in "${PREFIX}"/lib/tcl[0-9]* "${PREFIX}"/lib/tk[0-9]*; do
         cp -a "${library}" "/out${BUILD_PREFIX}/lib/"
     fi
 done
-if compgen -G "/out${BUILD_PREFIX}/lib/tcl[0-9]*" > /dev/null; then
+if [[ -n "${BUILD_PYTHON_MARCH:-}" ]]; then
+    echo "not checking where Tcl finds its script library: this machine cannot run the new interpreter"
+elif compgen -G "/out${BUILD_PREFIX}/lib/tcl[0-9]*" > /dev/null; then
     found=$("/out${BUILD_PREFIX}/bin/python3" -c 'import tkinter; print(tkinter.Tcl().eval("info library"))')
     if [[ "${found}" != "/out${BUILD_PREFIX}/lib/tcl"* ]]; then
         echo "the bundled Tcl found its script library at ${found}, not in the installation" >&2
@@ -297,7 +323,13 @@ if compgen -G "/out${BUILD_PREFIX}/lib/tcl[0-9]*" > /dev/null; then
 fi
 
 stage "export facts and build tree"
-/out${BUILD_PREFIX}/bin/python3 /scripts/collect-facts.py > /out/facts.json
+if [[ -n "${BUILD_PYTHON_MARCH:-}" ]]; then
+    # The build interpreter describes the installation (collect-facts.py says how).
+    run_build_python_as "/out${BUILD_PREFIX}" /scripts/collect-facts.py \
+        --builtin-modules-from Modules/config.c > /out/facts.json
+else
+    "/out${BUILD_PREFIX}/bin/python3" /scripts/collect-facts.py > /out/facts.json
+fi
 
 # Objects and static libraries for relinking, at their build-relative paths.
 mkdir -p /out/build-tree/Modules

@@ -4,6 +4,11 @@ The build runs ``/out/install/bin/python3 collect-facts.py > facts.json`` after 
 pythonbuild.metadata turns the result into PYTHON.json.  Asking the interpreter (rather than
 re-deriving values from the Makefile) makes the document describe the distribution as it
 actually behaves.  Only the standard library may be used: nothing else is installed yet.
+
+On a build machine that cannot run target code, the build interpreter (same version and
+abiflags) runs this instead, with PYTHONHOME and _PYTHON_SYSCONFIGDATA_PATH pointing at the
+installation; ``--builtin-modules-from Modules/config.c`` then supplies the one fact it cannot
+share with the target, which modules are compiled in.
 """
 
 import importlib.machinery
@@ -11,6 +16,7 @@ import importlib.util
 import json
 import os
 import platform
+import re
 import sys
 import sysconfig
 import warnings
@@ -73,7 +79,15 @@ def lib_dynload():
     return {"path": path, "files": files}
 
 
-def collect():
+def inittab_names(config_c):
+    """The module names of config.c's _PyImport_Inittab: the target's sys.builtin_module_names."""
+    with open(config_c, encoding="utf-8") as handle:
+        text = handle.read()
+    table = text[text.index("_PyImport_Inittab[]") :]
+    return re.findall(r'\{\s*"([^"]+)"\s*,', table[: table.index("{0, 0}")])
+
+
+def collect(builtin_modules=None):
     impl = sys.implementation
     return {
         "format": FACTS_FORMAT,
@@ -98,12 +112,18 @@ def collect():
         "config_vars": {k: jsonable(v) for k, v in sorted(sysconfig.get_config_vars().items())},
         "suffixes": suffixes(),
         "magic_number": importlib.util.MAGIC_NUMBER.hex(),
-        "builtin_module_names": sorted(sys.builtin_module_names),
+        "builtin_module_names": sorted(
+            sys.builtin_module_names if builtin_modules is None else builtin_modules
+        ),
         "lib_dynload": lib_dynload(),
         "stdlib_test_packages": stdlib_test_packages(sysconfig.get_path("stdlib")),
     }
 
 
 if __name__ == "__main__":
-    json.dump(collect(), sys.stdout, indent=2, sort_keys=True)
+    if sys.argv[1:2] == ["--builtin-modules-from"]:
+        facts = collect(inittab_names(sys.argv[2]))
+    else:
+        facts = collect()
+    json.dump(facts, sys.stdout, indent=2, sort_keys=True)
     sys.stdout.write("\n")

@@ -1,8 +1,9 @@
 """Can this machine run code built for a target's -march?
 
-The CPython build runs the interpreter it has just built (freezing modules, building the
-extension list, byte-compiling, and the PGO and BOLT training runs), so a target whose
-instructions the host lacks cannot be built natively here.
+The CPython build runs the interpreter it has just built (freezing modules, generating the
+sysconfig data, byte-compiling, and the PGO and BOLT training runs). For a target whose
+instructions the host lacks, the build runs a separate interpreter built for the host instead,
+and pgo builds need recorded profiles (pythonbuild/linux.py, cpython-unix/build-python.sh).
 """
 
 from __future__ import annotations

@@ -28,6 +28,7 @@ def _run_steps(
     config: LinuxBuildConfig,
     plan: BuildPlan,
     tarballs: dict[str, Path],
+    build_tarballs: dict[str, Path],
     workspace: Workspace,
     lock: ImageLock,
 ) -> None:
@@ -45,7 +46,10 @@ def _run_steps(
                 "this is a bug in pythonbuild/images.py"
             )
         for step in plan.steps:
-            run_step(engine, plan, step, tarballs[step.name], workspace)
+            run_step(
+                engine, plan, step, tarballs[step.name], workspace,
+                [build_tarballs[source.name] for source in step.build_sources],
+            )  # fmt: skip
     finally:
         engine.close(keep=config.keep_engine)
 
@@ -67,15 +71,31 @@ def _record_build_image(config: LinuxBuildConfig, tag: str) -> None:
             log.info(f"not recorded ({exc}); the SBOMs list its packages without versions")
 
 
-def _check_host_runs_target(config: LinuxBuildConfig) -> None:
+def _target_code_runs_here(config: LinuxBuildConfig) -> bool:
+    """Whether this machine can run target code; if not, say what the build does instead.
+
+    Without it the CPython step builds a separate interpreter for this machine and runs that
+    wherever the build runs Python. Only training needs the target's own code: pgo builds
+    then need the recorded profiles of --pgo-profile.
+    """
     lacking = missing_cpu_flags(config.target.march, host_cpu_flags())
-    if lacking:
+    if not lacking:
+        return True
+    cannot = (
+        f"this machine's CPU lacks {', '.join(lacking)}, which {config.target.triple} code "
+        f"(-march={config.target.march}) may use"
+    )
+    if config.options.pgo and config.pgo_profile is None:
         raise BuildError(
-            f"this machine's CPU lacks {', '.join(lacking)}, which {config.target.triple} code "
-            f"(-march={config.target.march}) may use, and the CPython build runs the interpreter "
-            "it builds; build this target on a machine that has them (building it with a "
-            "separate build interpreter is not supported yet)"
+            f"{cannot}, so PGO's training run cannot run here; pass --pgo-profile with the "
+            "*-profile.tar.zst of a pgo build of this target made on a machine that has them, "
+            "or build without pgo"
         )
+    log.info(f"{cannot}: the build runs a separate interpreter (-march="
+             f"{config.target.build_python_march}) and skips the steps that run the new one")  # fmt: skip
+    if config.options.pgo:
+        log.info("PGO: the recorded profile of --pgo-profile replaces training")
+    return False
 
 
 def build_linux(config: LinuxBuildConfig) -> None:
@@ -87,8 +107,9 @@ def build_linux(config: LinuxBuildConfig) -> None:
     if os.environ.get("SOURCE_DATE_EPOCH"):
         epoch = build_epoch = int(os.environ["SOURCE_DATE_EPOCH"])
     request = BuildRequest(
-        config.target, config.python, config.options, tag, epoch, build_epoch, config.pgo_profile
-    )
+        config.target, config.python, config.options, tag, epoch, build_epoch, config.pgo_profile,
+        runs_target_code=_target_code_runs_here(config),
+    )  # fmt: skip
     registry = load_registry()
     run_name = f"{config.target.triple}-{config.python}-{config.options.name}"
     log_dir = ROOT / "build" / "logs" / run_name
@@ -106,16 +127,19 @@ def build_linux(config: LinuxBuildConfig) -> None:
     lock = read_lock()
     plan = make_plan(request, registry, planned_build_image(config.target, lock).tag)
     missing = [s for s in plan.steps if not (workspace.artifacts / s.artifact_name).exists()]
-    if missing:
-        _check_host_runs_target(config)
     mirrors = default_mirrors(config.source_dir)
-    with log.step(f"fetch and verify {len(plan.steps)} sources"):
+    build_sources = [source for step in plan.steps for source in step.build_sources]
+    with log.step(f"fetch and verify {len(plan.steps) + len(build_sources)} sources"):
         tarballs = {
             step.name: fetch_source(step.source, config.cache_dir, mirrors, log=log.info)
             for step in plan.steps
         }
+        build_tarballs = {
+            source.name: fetch_source(source, config.cache_dir, mirrors, log=log.info)
+            for source in build_sources
+        }
     if missing:
-        _run_steps(config, plan, tarballs, workspace, lock)
+        _run_steps(config, plan, tarballs, build_tarballs, workspace, lock)
     else:
         log.info(f"all {len(plan.steps)} build steps are cached; nothing to build")
         if not record_path(records_dir(config.cache_dir), plan.image_tag).is_file():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import fcntl
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +41,8 @@ class Workspace:
         return self.cache_dir / "artifacts"
 
 
+# Where a step finds its build_sources, named <package>-<file name>.
+BUILD_SOURCES_DIR = "/inputs/build-machine"
 # Where build-cpython.sh finds the profiles of --pgo-profile (a tar of pgo_profile.PROFILE_MEMBERS).
 PGO_PROFILE_INPUT = "/inputs/pgo-profile.tar"
 
@@ -96,15 +98,19 @@ def run_step(
     step: Step,
     tarball: Path,
     workspace: Workspace,
+    build_tarballs: Sequence[Path] = (),
 ) -> Path:
-    """Build ``step`` unless its artifact exists; returns the artifact path."""
+    """Build ``step`` unless its artifact exists; returns the artifact path.
+
+    ``build_tarballs``: the files of ``step.build_sources``, in their order.
+    """
     artifact = workspace.artifacts / step.artifact_name
     artifact.parent.mkdir(parents=True, exist_ok=True)
     what = f"{step.name} {step.source.version}"
     if not artifact.exists():
         with _one_builder(artifact, what):
             if not artifact.exists():
-                _build_step(engine, plan, step, tarball, workspace, artifact)
+                _build_step(engine, plan, step, tarball, workspace, artifact, build_tarballs)
                 return artifact
     log.info(f"{what}: cached ({artifact.name})")
     return artifact
@@ -117,11 +123,14 @@ def _build_step(
     tarball: Path,
     workspace: Workspace,
     artifact: Path,
+    build_tarballs: Sequence[Path],
 ) -> None:
     files: dict[str, Path | bytes] = {
         f"/inputs/{step.source.filename}": tarball,
         f"/scripts/{step.script.name}": step.script,
     }
+    for source, path in zip(step.build_sources, build_tarballs, strict=True):
+        files[f"{BUILD_SOURCES_DIR}/{source.name}-{source.filename}"] = path
     for name in COMMON_SCRIPTS:
         files[f"/scripts/{name}"] = UNIX_DIR / name
     for extra in step.extra_files:

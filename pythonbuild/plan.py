@@ -46,6 +46,9 @@ class BuildRequest:
     build_epoch: int | None = None  # SOURCE_DATE_EPOCH inside the CPython build, if different
     # Training profiles to use instead of training (pgo builds given --pgo-profile).
     pgo_profile: RecordedProfile | None = field(default=None, compare=False)
+    # False when the build machine cannot run target code (its CPU lacks instructions the
+    # target's -march may use): the CPython step then runs a separate build interpreter.
+    runs_target_code: bool = True
 
     @property
     def cpython_epoch(self) -> int:
@@ -60,6 +63,9 @@ class Step:
     depends: list[str]
     key: str = ""
     extra_files: list[Path] = field(default_factory=list)
+    # Sources the step builds for the build machine besides its own (the build interpreter's
+    # libraries when the build machine cannot run target code).
+    build_sources: list[Source] = field(default_factory=list)
 
     @property
     def artifact_name(self) -> str:
@@ -93,6 +99,8 @@ def step_key(
         "flags": flags,
         "deps": dep_keys,
     }
+    if step.build_sources:  # (absent otherwise: the keys of existing artifacts stay valid)
+        data["build_sources"] = [source.sha256 for source in step.build_sources]
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
 
@@ -120,18 +128,26 @@ def bolt_applies(target: Target, options: BuildOptions, python: str) -> bool:
 def cpython_features(request: BuildRequest) -> dict[str, str]:
     """How build-cpython.sh builds this interpreter, beyond the options' own configure flags.
 
-    BOLT: see ``bolt_applies``. The tail-calling interpreter needs 3.14+ and clang 19+ (our
-    toolchain).
+    BOLT: see ``bolt_applies``; a build machine that cannot run target code cannot train it,
+    so there BOLT needs the recorded profile of --pgo-profile. The tail-calling interpreter
+    needs 3.14+ and clang 19+ (our toolchain). BUILD_PYTHON_MARCH (only when the build machine
+    cannot run target code) makes build-cpython.sh build and run a separate interpreter.
     """
     options, python = request.options, request.python
-    bolt = bolt_applies(request.target, options, python)
+    bolt = bolt_applies(request.target, options, python) and (
+        request.runs_target_code
+        or (request.pgo_profile is not None and request.pgo_profile.has_bolt_profile)
+    )
     tail_call = version_matches(python, ">=3.14")
-    return {
+    features = {
         "PYTHON_VERSION": python,
         "BUILD_OPTIONS": options.name,
         "WITH_BOLT": "1" if bolt else "0",
         "WITH_TAIL_CALL_INTERP": "1" if tail_call else "0",
     }
+    if not request.runs_target_code:
+        features["BUILD_PYTHON_MARCH"] = request.target.build_python_march
+    return features
 
 
 def load_extension_modules() -> dict[str, dict]:
@@ -177,8 +193,14 @@ def make_plan(request: BuildRequest, registry: Registry, image_tag: str) -> Buil
         registry.cpython(request.python),
         UNIX_DIR / "build-cpython.sh",
         packages,
-        extra_files=[UNIX_DIR / "collect-facts.py", UNIX_DIR / "extension-modules.yml"],
+        extra_files=[
+            UNIX_DIR / "collect-facts.py",
+            UNIX_DIR / "extension-modules.yml",
+            UNIX_DIR / "build-python.sh",
+        ],
     )
+    if not request.runs_target_code:
+        cpython.build_sources = [registry[name] for name in request.target.build_python_needs]
     cpython_flags = {
         **flags,
         **cpython_features(request),  # BUILD_OPTIONS among them

@@ -32,9 +32,10 @@ from .errors import BuildError
 
 BUILD_PREFIX = "/install"
 
-# Directories that exist only inside the build container; a path under one of them is useless
+# Directories that exist only inside the build container (/build-python: the build interpreter
+# of a machine that cannot run target code); a path under one of them is useless
 # (or misleading) on a user's machine.
-BUILD_ONLY_ROOTS = ("/tools", "/build", "/sysroot")
+BUILD_ONLY_ROOTS = ("/tools", "/build", "/build-python", "/sysroot")
 
 # Config variables whose value starts with a command (the rest are flags).
 COMMAND_VARIABLES = frozenset(
@@ -85,7 +86,7 @@ RUN_TIME_RESOLVED_LINES: tuple[tuple[str, str], ...] = (
     ),
 )
 
-DEFAULT_NEEDLES = ("/install", "/tools/", "/build/", "/sysroot")
+DEFAULT_NEEDLES = ("/install", "/tools/", "/build/", "/build-python/", "/sysroot")
 
 _RELOCATED_MARKER = "# Relocatable: rewritten by standalone-python."
 _SHELL_NAME_RE = re.compile(r"[A-Za-z0-9._+/-]+")

@@ -23,6 +23,10 @@ class Target:
     glibc_floor: str
     gnu_triple: str
     march: str
+    # When the build machine cannot run target code: -march of the build interpreter, and the
+    # packages (built in the CPython step) it needs.
+    build_python_march: str
+    build_python_needs: tuple[str, ...]
     bolt: bool  # pgo builds are also optimized with llvm-bolt
     needs: tuple[tuple[str, str | None], ...]  # (package, python version spec or None)
     needed_libraries: tuple[str, ...]
@@ -58,6 +62,8 @@ def load_targets(path: Path = UNIX_DIR / "targets.yml") -> dict[str, Target]:
             glibc_floor=str(entry["glibc_floor"]),
             gnu_triple=entry["triple"],
             march=entry["march"],
+            build_python_march=entry["build_python"]["march"],
+            build_python_needs=tuple(entry["build_python"].get("needs", [])),
             bolt=bool(entry.get("bolt", False)),
             needs=_parse_needs(entry.get("needs", [])),
             needed_libraries=tuple(entry.get("needed_libraries", [])),

@@ -175,6 +175,41 @@ def test_options_and_march_give_separate_cache_entries():
     assert noopt["openssl"] != v3["openssl"]
 
 
+def test_a_build_machine_that_cannot_run_target_code_gets_a_build_interpreter():
+    from pythonbuild.options import parse_options
+    from pythonbuild.packages import _step_env
+    from pythonbuild.pgo_profile import BOLT_PROFILE, CLANG_PROFILE, RecordedProfile
+
+    v4 = get_target("x86_64_v4-unknown-linux-gnu")
+
+    def plan_for(options, runs_target_code, profile=None):
+        request = plan.BuildRequest(
+            v4, "3.13", parse_options(options), "x", 1, pgo_profile=profile,
+            runs_target_code=runs_target_code,
+        )  # fmt: skip
+        return plan.make_plan(request, load_registry(), "img:1")
+
+    native, cross = plan_for("noopt", True), plan_for("noopt", False)
+    # Only the CPython step differs: the libraries are the target's either way.
+    for a, b in zip(native.steps[:-1], cross.steps[:-1], strict=True):
+        assert a.key == b.key, a.name
+    assert native.step("cpython").key != cross.step("cpython").key
+    # The build interpreter is built for the baseline level, with its own zlib.
+    assert [s.name for s in cross.step("cpython").build_sources] == ["zlib"]
+    assert native.step("cpython").build_sources == []
+    assert _step_env(cross, cross.step("cpython"), 2)["BUILD_PYTHON_MARCH"] == "x86-64"
+    assert "BUILD_PYTHON_MARCH" not in _step_env(native, native.step("cpython"), 2)
+    # BOLT cannot train there: only a recorded BOLT profile brings it back.
+    clang_only = RecordedProfile(Path("p.tar.zst"), "c" * 64, {CLANG_PROFILE: b"x"})
+    both = RecordedProfile(Path("q.tar.zst"), "d" * 64, {CLANG_PROFILE: b"x", BOLT_PROFILE: b"y"})
+
+    def bolt(runs_target_code, profile):
+        p = plan_for("pgo+lto", runs_target_code, profile)
+        return _step_env(p, p.step("cpython"), 2)["WITH_BOLT"]
+
+    assert (bolt(True, None), bolt(False, clang_only), bolt(False, both)) == ("1", "0", "1")
+
+
 def test_stage_times_are_read_from_the_step_log(tmp_path):
     from pythonbuild.packages import stage_times
 

@@ -14,7 +14,7 @@ from pythonbuild.packages import Workspace, run_step
 def test_a_step_is_built_once_when_two_builds_need_it(tmp_path: Path, monkeypatch, capsys):
     built: list[int] = []
 
-    def slow_build(engine, plan, step, tarball, workspace, artifact: Path) -> None:
+    def slow_build(engine, plan, step, tarball, workspace, artifact: Path, build_tarballs) -> None:
         built.append(threading.get_ident())
         time.sleep(0.5)  # the other build asks for the step meanwhile
         artifact.write_bytes(b"artifact")

@@ -507,3 +507,13 @@ def test_python_config_prefix_survives_spaces(tmp_path):
     assert sanitize_python_config(script)
     out = subprocess.run([str(script)], capture_output=True, text=True, check=True).stdout
     assert out.strip() == str(prefix)
+
+
+def test_the_build_interpreter_of_a_cross_build_leaves_no_path_behind():
+    # A build on a machine that cannot run target code records its build interpreter
+    # (/build-python, cpython-unix/build-python.sh) in the Makefile and sysconfig variables.
+    value = "/build-python/build/python ./Programs/_freeze_module.py"
+    assert relocate.sanitize_flags(value) == "./Programs/_freeze_module.py"
+    assert relocate.sanitize_configure_args(
+        "'--prefix=/install' '--with-build-python=/build-python/build/python'"
+    ) == "'--prefix=/install'"

@@ -514,6 +514,9 @@ def test_the_build_interpreter_of_a_cross_build_leaves_no_path_behind():
     # (/build-python, cpython-unix/build-python.sh) in the Makefile and sysconfig variables.
     value = "/build-python/build/python ./Programs/_freeze_module.py"
     assert relocate.sanitize_flags(value) == "./Programs/_freeze_module.py"
-    assert relocate.sanitize_configure_args(
-        "'--prefix=/install' '--with-build-python=/build-python/build/python'"
-    ) == "'--prefix=/install'"
+    assert (
+        relocate.sanitize_configure_args(
+            "'--prefix=/install' '--with-build-python=/build-python/build/python'"
+        )
+        == "'--prefix=/install'"
+    )

@@ -23,10 +23,9 @@ BUILD_PYTHON_DIR=/build-python
 # this machine and kept away from the target's dependency tree.
 _build_python_libraries() {
     local tarball name
-    for tarball in /inputs/build-machine/*; do
+    for tarball in /inputs/build-machine/*/*; do
         [[ -e "${tarball}" ]] || continue
-        name=${tarball##*/}
-        name=${name%%-*}
+        name=$(basename "$(dirname "${tarball}")")
         mkdir -p "${BUILD_PYTHON_DIR}/src/${name}"
         tar -xf "${tarball}" -C "${BUILD_PYTHON_DIR}/src/${name}" --strip-components=1 --no-same-owner
         case "${name}" in

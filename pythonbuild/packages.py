@@ -41,7 +41,7 @@ class Workspace:
         return self.cache_dir / "artifacts"
 
 
-# Where a step finds its build_sources, named <package>-<file name>.
+# Where a step finds its build_sources: <package>/<file name> under this directory.
 BUILD_SOURCES_DIR = "/inputs/build-machine"
 # Where build-cpython.sh finds the profiles of --pgo-profile (a tar of pgo_profile.PROFILE_MEMBERS).
 PGO_PROFILE_INPUT = "/inputs/pgo-profile.tar"
@@ -130,7 +130,7 @@ def _build_step(
         f"/scripts/{step.script.name}": step.script,
     }
     for source, path in zip(step.build_sources, build_tarballs, strict=True):
-        files[f"{BUILD_SOURCES_DIR}/{source.name}-{source.filename}"] = path
+        files[f"{BUILD_SOURCES_DIR}/{source.name}/{source.filename}"] = path
     for name in COMMON_SCRIPTS:
         files[f"/scripts/{name}"] = UNIX_DIR / name
     for extra in step.extra_files:

@@ -193,13 +193,11 @@ def make_plan(request: BuildRequest, registry: Registry, image_tag: str) -> Buil
         registry.cpython(request.python),
         UNIX_DIR / "build-cpython.sh",
         packages,
-        extra_files=[
-            UNIX_DIR / "collect-facts.py",
-            UNIX_DIR / "extension-modules.yml",
-            UNIX_DIR / "build-python.sh",
-        ],
+        extra_files=[UNIX_DIR / "collect-facts.py", UNIX_DIR / "extension-modules.yml"],
     )
     if not request.runs_target_code:
+        # Only these builds read build-python.sh: a change to it rebuilds no native interpreter.
+        cpython.extra_files.append(UNIX_DIR / "build-python.sh")
         cpython.build_sources = [registry[name] for name in request.target.build_python_needs]
     cpython_flags = {
         **flags,

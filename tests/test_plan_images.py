@@ -197,6 +197,8 @@ def test_a_build_machine_that_cannot_run_target_code_gets_a_build_interpreter():
     # The build interpreter is built for the baseline level, with its own zlib.
     assert [s.name for s in cross.step("cpython").build_sources] == ["zlib"]
     assert native.step("cpython").build_sources == []
+    assert [f.name for f in cross.step("cpython").extra_files][-1] == "build-python.sh"
+    assert "build-python.sh" not in [f.name for f in native.step("cpython").extra_files]
     assert _step_env(cross, cross.step("cpython"), 2)["BUILD_PYTHON_MARCH"] == "x86-64"
     assert "BUILD_PYTHON_MARCH" not in _step_env(native, native.step("cpython"), 2)
     # BOLT cannot train there: only a recorded BOLT profile brings it back.

@@ -5,8 +5,9 @@ its text files name ``/install`` and the build-only toolchain (clang under ``/to
 ``/sysroot``, libraries in ``/tools/deps``).  This module rewrites, in a staged copy of the
 installation:
 
-* ``lib/python3.X/_sysconfigdata_*.py``: values under the prefix are computed at import time
-  from the module's own location, and compiler settings are made usable on a user's machine;
+* ``lib/python3.X/_sysconfigdata_*.py``: plain data that installers can read and rewrite, then
+  code that moves the values under the prefix to the module's own location at import time;
+  compiler settings are made usable on a user's machine;
 * ``build-details.json`` (3.14+): paths become relative, as PEP 739 allows;
 * ``_sysconfig_vars_*.json`` (3.14+), ``config-3.X-*/Makefile`` and ``bin/python3.X-config``:
   compiler settings only (see the notes on each);
@@ -186,70 +187,141 @@ def sanitize_config_vars(config: dict[str, Any]) -> dict[str, Any]:
 
 # ---------------------------------------------------------------------------------------------
 # _sysconfigdata
+#
+# Installers (uv, and tools that follow it) read this module as data, not as Python: the first
+# line must be SYSCONFIGDATA_HEADER, the next statement ``build_time_vars = {`` with only string
+# and integer literals as values; they replace the build prefix /install with where they
+# unpacked the tree and write the dict back on its own.  So the dict keeps the build prefix,
+# and the code that moves it to the real location comes after the dict, where such a reader
+# stops: an archive that is only unpacked relocates itself at import time, and one that an
+# installer rewrote keeps the installer's values.
+
+SYSCONFIGDATA_HEADER = "# system configuration generated and used by the sysconfig module"
 
 
 def _prefix_pattern(build_prefix: str) -> re.Pattern[str]:
     # The prefix counts where a path can start: at the start, after whitespace or one of
-    # = , : ; ' " (, or after a short flag such as -I or -L, or a "." (the Makefile's
-    # WASM_ASSETS_DIR is ".$(prefix)"); and only as a whole path component, so /installer or
-    # /opt/install are left alone.
+    # = , : ; ' " (, or after a short flag such as -I or -L; and only as a whole path
+    # component, so /installer, /opt/install and ./install (the Makefile's WASM_ASSETS_DIR,
+    # a path inside a WebAssembly bundle) are left alone.
     return re.compile(
-        r"(?:^|(?<=[\s=,:;'\"(]))(?P<flag>-[A-Za-z]+|\.)?"
+        r"(?:^|(?<=[\s=,:;'\"(]))(?P<flag>-[A-Za-z]+)?"
         + re.escape(build_prefix)
         + r"(?=[/\s:;,'\")]|$)"
     )
 
 
-def prefix_expression(value: str, build_prefix: str, variable: str = "_prefix") -> str | None:
-    """A Python expression computing ``value`` with ``build_prefix`` replaced by ``variable``.
+def prefixed_names(config: dict[str, Any], build_prefix: str) -> list[str]:
+    """Names of the string values that hold a path under ``build_prefix``, sorted.
 
-    None when the value does not contain the prefix.
+    Every occurrence of the prefix text in such a value must be such a path: the import-time
+    relocation replaces the text, so a value that also holds it as part of another word
+    (``/installer``) would be damaged, and is refused instead.
     """
     pattern = _prefix_pattern(build_prefix)
-    parts: list[str] = []
-    position = 0
-    for match in pattern.finditer(value):
-        literal = value[position : match.start()] + (match.group("flag") or "")
-        if literal:
-            parts.append(repr(literal))
-        parts.append(variable)
-        position = match.end()
-    if not parts:
-        return None
-    if position < len(value):
-        parts.append(repr(value[position:]))
-    return " + ".join(parts)
+    names = []
+    for name, value in config.items():
+        if not isinstance(value, str):
+            continue
+        paths = len(pattern.findall(value))
+        if paths and paths != value.count(build_prefix):
+            raise BuildError(
+                f"sysconfig variable {name} holds {build_prefix!r} both as a path and inside "
+                f"another word ({value!r}); relocation cannot tell them apart"
+            )
+        if paths:
+            names.append(name)
+    return sorted(names)
+
+
+def _installer_literal(name: str, value: Any) -> str:
+    """``repr(value)``, checked to be a literal that installers' readers understand."""
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise BuildError(f"sysconfig variable {name} is a {type(value).__name__}, not str or int")
+    if isinstance(value, int) and not -(2**31) < value < 2**31:
+        raise BuildError(f"sysconfig variable {name} = {value} does not fit a 32-bit integer")
+    text = repr(value)
+    # Readers of this format know no escapes but \\, \' and \".
+    if re.search(r"\\[^\\'\"]", text.replace("\\\\", "")):
+        raise BuildError(f"sysconfig variable {name} needs an escape sequence: {text}")
+    return text
+
+
+_RELOCATION_CODE = """\
+# Relocatable: rewritten by standalone-python.
+# build_time_vars above is plain data naming the installation prefix as built, {build_prefix!r},
+# which installers rewrite in place.  Where nobody did, the values that are paths under that
+# prefix are moved here to this installation's real location, found from this file's own path
+# ({depth} directories below the prefix).  abspath (not realpath) keeps the result equal to
+# sys.prefix, which the interpreter also derives without resolving symlinks in the
+# installation's own directories.
+
+
+def _follow_installation(names, built_prefix):
+    import os
+
+    prefix = os.path.abspath(__file__)
+    for _ in range({depth}):
+        prefix = os.path.dirname(prefix)
+    if prefix == built_prefix:
+        return
+    for name in names:
+        value = build_time_vars.get(name)
+        if isinstance(value, str):
+            build_time_vars[name] = value.replace(built_prefix, prefix)
+
+
+_follow_installation(
+    (
+{names}
+    ),
+    {build_prefix!r},
+)
+del _follow_installation
+"""
 
 
 def render_sysconfigdata(config: dict[str, Any], *, depth: int, build_prefix: str) -> str:
-    """Source of a _sysconfigdata module whose prefix follows the module's location.
+    """Source of a _sysconfigdata module that installers can parse and that relocates itself.
 
     ``depth`` is how many directories the module sits below the prefix (3 for
     ``lib/python3.X/_sysconfigdata_*.py``).  Keys are sorted and values use repr(), so equal
     input gives equal bytes.
     """
-    location = "_os.path.abspath(__file__)"
-    for _ in range(depth):
-        location = f"_os.path.dirname({location})"
-    lines = [
-        "# system configuration generated and used by the sysconfig module",
-        _RELOCATED_MARKER,
-        "# Paths under the installation prefix are computed from this file's location, so the",
-        "# installation works wherever it is unpacked.  abspath (not realpath) keeps the result",
-        "# equal to sys.prefix, which the interpreter also derives without resolving symlinks",
-        "# in the installation's own directories.",
-        "import os as _os",
-        "",
-        f"_prefix = {location}",
-        "",
-        "build_time_vars = {",
-    ]
-    for name in sorted(config):
-        value = config[name]
-        expression = prefix_expression(value, build_prefix) if isinstance(value, str) else None
-        lines.append(f"    {name!r}: {expression or repr(value)},")
-    lines += ["}", "", "del _os", ""]
-    return "\n".join(lines)
+    lines = [SYSCONFIGDATA_HEADER, "build_time_vars = {"]
+    lines += [f"    {name!r}: {_installer_literal(name, config[name])}," for name in sorted(config)]
+    lines += ["}", "", ""]
+    names = "\n".join(f"        {name!r}," for name in prefixed_names(config, build_prefix))
+    code = _RELOCATION_CODE.format(build_prefix=build_prefix, depth=depth, names=names)
+    return "\n".join(lines) + code
+
+
+def installer_format_problem(source: str) -> str | None:
+    """Why installers cannot read this _sysconfigdata source as data, or None if they can.
+
+    The rules: the header line, then ``build_time_vars = {`` as the next statement, a dict
+    whose keys are strings and whose values are string or integer literals.
+    """
+    first, _, rest = source.partition("\n")
+    if first != SYSCONFIGDATA_HEADER:
+        return f"the first line is not {SYSCONFIGDATA_HEADER!r}"
+    if not re.match(r"build_time_vars\s*=\s*\{", rest):
+        return "the second line does not start 'build_time_vars = {'"
+    try:
+        tree = ast.parse(source)
+    except SyntaxError as exc:
+        return f"not valid Python ({exc.msg}, line {exc.lineno})"
+    assignment = tree.body[0] if tree.body else None
+    if not (isinstance(assignment, ast.Assign) and isinstance(assignment.value, ast.Dict)):
+        return "build_time_vars is not assigned a dict display"
+    for key, value in zip(assignment.value.keys, assignment.value.values, strict=True):
+        if not (isinstance(key, ast.Constant) and isinstance(key.value, str)):
+            return f"a key on line {value.lineno} is not a string literal"
+        if isinstance(value, ast.UnaryOp) and isinstance(value.op, ast.USub):
+            value = value.operand
+        if not (isinstance(value, ast.Constant) and type(value.value) in (str, int)):
+            return f"the value of {key.value!r} is not a string or integer literal"
+    return None
 
 
 def _load_build_time_vars(path: Path) -> dict[str, Any] | None:
@@ -274,7 +346,8 @@ def _load_build_time_vars(path: Path) -> dict[str, Any] | None:
     raise BuildError(f"{path}: no 'build_time_vars = {{...}}' dict literal found")
 
 
-def _evaluate_sysconfigdata(source: str, module_path: str) -> dict[str, Any]:
+def evaluate_sysconfigdata(source: str, module_path: str) -> dict[str, Any]:
+    """build_time_vars as the module computes it when imported from ``module_path``."""
     namespace: dict[str, Any] = {"__file__": module_path, "__name__": "_sysconfigdata_check"}
     exec(compile(source, module_path, "exec"), namespace)  # our own generated code
     return namespace["build_time_vars"]
@@ -288,10 +361,18 @@ def relocate_sysconfigdata(path: Path, root: Path, build_prefix: str = BUILD_PRE
     sanitized = sanitize_config_vars(config)
     rel = path.relative_to(root)
     source = render_sysconfigdata(sanitized, depth=len(rel.parts), build_prefix=build_prefix)
-    # Loaded from where it was built, the new module must give back exactly the sanitized
-    # values: proof that the prefix rewriting lost nothing.
-    if _evaluate_sysconfigdata(source, f"{build_prefix}/{rel.as_posix()}") != sanitized:
+    problem = installer_format_problem(source)
+    if problem:
+        raise BuildError(f"{path}: installers could not read the relocated file: {problem}")
+    # Imported where it was built, the new module must give back exactly the sanitized values,
+    # and imported elsewhere, those values with the prefix moved: proof that nothing was lost.
+    if evaluate_sysconfigdata(source, f"{build_prefix}/{rel.as_posix()}") != sanitized:
         raise BuildError(f"{path}: relocated sysconfig data does not round-trip; this is a bug")
+    probe = "/relocation-probe/python"
+    moved = evaluate_sysconfigdata(source, f"{probe}/{rel.as_posix()}")
+    pattern = _prefix_pattern(build_prefix)
+    if any(isinstance(v, str) and pattern.search(v) for v in moved.values()):
+        raise BuildError(f"{path}: relocated sysconfig data still names {build_prefix}; a bug")
     _write_text(path, source)
     return True
 
@@ -544,16 +625,27 @@ def audit_relocation(
     """Build paths left in the files relocation is responsible for (empty when all is well).
 
     Covers bin/ scripts, pkg-config files, _sysconfigdata and build-details.json.  Lines
-    matching :data:`RUN_TIME_RESOLVED_LINES` are allowed.  The Makefile and
+    matching :data:`RUN_TIME_RESOLVED_LINES` are allowed.  _sysconfigdata names the build
+    prefix on purpose (installers rewrite it), so it is audited by the values it computes when
+    imported from another directory, each reported as ``NAME = value``.  The Makefile and
     ``_sysconfig_vars_*.json`` are plain data that cannot compute a prefix and are not audited.
     """
     files = [
         *(root / "bin").iterdir(),
         *root.glob("lib/pkgconfig/*.pc"),
-        *root.glob("lib/python3*/_sysconfigdata_*.py"),
         *root.glob("lib/python3*/build-details.json"),
     ]
     hits = []
+    prefix_path = _prefix_pattern(build_prefix)
+    for path in _regular_files(root.glob("lib/python3*/_sysconfigdata_*.py")):
+        probe = f"/relocation-probe/python/{path.relative_to(root).as_posix()}"
+        values = evaluate_sysconfigdata(path.read_text(encoding="utf-8"), probe)
+        hits += [
+            (path, f"{name} = {value!r}")
+            for name, value in sorted(values.items())
+            if isinstance(value, str)
+            and (prefix_path.search(value) or any(map(_is_build_only_path, value.split())))
+        ]
     for path in _regular_files(files):
         rel = path.relative_to(root).as_posix()
         allowed = [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import pprint
@@ -13,11 +14,13 @@ from pathlib import Path
 import pytest
 
 from pythonbuild import relocate
+from pythonbuild.errors import BuildError
 from pythonbuild.relocate import (
     audit_relocation,
     find_build_paths,
+    installer_format_problem,
     make_relocatable,
-    prefix_expression,
+    prefixed_names,
     sanitize_configure_args,
     sanitize_flags,
 )
@@ -293,9 +296,9 @@ def test_relocated_sysconfigdata_is_deterministic_and_idempotent(tmp_path: Path)
 def test_relocated_sysconfigdata_keeps_sorted_keys(installation: Path) -> None:
     make_relocatable(installation)
     source = (installation / "lib/python3.13" / f"{SYSCONFIGDATA}.py").read_text()
-    keys = [line.split(":")[0].strip() for line in source.splitlines() if line.startswith("    '")]
+    body = source.splitlines()[2 : source.splitlines().index("}")]
+    keys = [line.split(":")[0].strip() for line in body]
     assert keys == sorted(keys) and len(keys) == len(BUILD_TIME_VARS)
-    assert "    'LIBDIR': _prefix + '/lib'," in source
 
 
 def test_shebang_trampoline_runs_the_sibling_interpreter(
@@ -407,7 +410,9 @@ def test_find_build_paths_reports_then_audit_is_clean(installation: Path) -> Non
     make_relocatable(installation)
     assert audit_relocation(installation) == []
     assert find_build_paths(installation / "lib/pkgconfig") == []
-    assert find_build_paths(installation / "lib/python3.13" / f"{SYSCONFIGDATA}.py") == []
+    # The sysconfig data keeps the build prefix for installers, but no build-only path.
+    sysconfigdata = installation / "lib/python3.13" / f"{SYSCONFIGDATA}.py"
+    assert find_build_paths(sysconfigdata, ("/tools/", "/build/", "/sysroot")) == []
     for path, _line in find_build_paths(installation / "bin"):
         assert path.name == "python3.13-config"
 
@@ -465,21 +470,84 @@ def test_sanitize_configure_args_requotes_like_configure() -> None:
 
 
 @pytest.mark.parametrize(
-    ("value", "expected"),
+    ("value", "is_path"),
     [
-        ("/install", "_prefix"),
-        ("/install/lib", "_prefix + '/lib'"),
-        ("-L/install/lib -lfoo", "'-L' + _prefix + '/lib -lfoo'"),
-        ("'--prefix=/install' 'x'", "\"'--prefix=\" + _prefix + \"' 'x'\""),
-        ("./install/lib/python3.13/os.py", "'.' + _prefix + '/lib/python3.13/os.py'"),
-        ("/installer", None),
-        ("/opt/install/lib", None),
+        ("/install", True),
+        ("/install/lib", True),
+        ("-L/install/lib -lfoo", True),
+        ("'--prefix=/install' 'x'", True),
+        # The Makefile's WASM_ASSETS_DIR: a path inside a WebAssembly bundle, not on this disk.
+        ("./install/lib/python3.13/os.py", False),
+        ("/opt/install/lib", False),
+        ("-lfoo", False),
     ],
 )
-def test_prefix_expression(value: str, expected: str | None) -> None:
-    assert prefix_expression(value, "/install") == expected
-    if expected:
-        assert eval(expected, {"_prefix": "/install"}) == value
+def test_prefixed_names_are_the_values_holding_a_path_under_the_prefix(
+    value: str, is_path: bool
+) -> None:
+    assert prefixed_names({"V": value, "N": 1}, "/install") == (["V"] if is_path else [])
+
+
+def test_a_value_with_the_prefix_both_as_path_and_inside_a_word_is_refused() -> None:
+    with pytest.raises(BuildError, match="both as a path and inside another word"):
+        prefixed_names({"V": "/install/bin /installer"}, "/install")
+
+
+def test_relocated_sysconfigdata_is_plain_data_for_installers(installation: Path) -> None:
+    make_relocatable(installation)
+    source = (installation / "lib/python3.13" / f"{SYSCONFIGDATA}.py").read_text()
+    assert installer_format_problem(source) is None
+    lines = source.splitlines()
+    assert lines[:2] == [
+        "# system configuration generated and used by the sysconfig module",
+        "build_time_vars = {",
+    ]
+    # The dict names the build prefix, which is what installers look for and rewrite.
+    assert "    'LIBDIR': '/install/lib'," in lines
+    assert "    'WASM_ASSETS_DIR': './install'," in lines
+    # The dict, evaluated on its own as a reader of data does, is exactly the sanitized values.
+    dict_source = source[: source.index("\n}\n") + 3].split("\n", 1)[1]
+    data = ast.literal_eval(dict_source.split("=", 1)[1])
+    assert data["BLDSHARED"] == "cc -shared -Wl,--exclude-libs,ALL"
+    assert data["prefix"] == "/install"
+
+
+@pytest.mark.parametrize(
+    ("source", "problem"),
+    [
+        ("build_time_vars = {}\n", "the first line"),
+        ("# system configuration generated and used by the sysconfig module\nx = 1\n", "second"),
+        (
+            "# system configuration generated and used by the sysconfig module\n"
+            "build_time_vars = {'a': _prefix + '/b'}\n",
+            "'a' is not a string or integer literal",
+        ),
+        (
+            "# system configuration generated and used by the sysconfig module\n"
+            "build_time_vars = {'a': 'x' 'y', 'b': -1, 'c': 2}\nimport os\n",
+            None,
+        ),
+    ],
+)
+def test_installer_format_problem(source: str, problem: str | None) -> None:
+    found = installer_format_problem(source)
+    if problem is None:
+        assert found is None
+    else:
+        assert found is not None and problem in found
+
+
+def test_values_installers_cannot_read_are_refused(tmp_path: Path) -> None:
+    for value, message in (("a\tb", "escape sequence"), (2**40, "32-bit"), (1.5, "not str or int")):
+        root = tmp_path / str(len(message))
+        _write(
+            root / "lib/python3.13" / f"{SYSCONFIGDATA}.py",
+            "# system configuration generated and used by the sysconfig module\n"
+            f"build_time_vars = {{'V': {value!r}}}\n",
+        )
+        (root / "bin").mkdir()
+        with pytest.raises(BuildError, match=message):
+            make_relocatable(root)
 
 
 def test_trampoline_refuses_names_that_need_quoting() -> None:

@@ -7,6 +7,7 @@
 #                     Makefile, pyconfig.h, Setup files, config.c and make-vars.json
 #   /out/deps         the dependency tree (static libraries and headers)
 #   /out/facts.json   what the built interpreter reports about itself (collect-facts.py)
+#   /out/stripped     the installation's ELF files without debug information (install_only_stripped)
 source /scripts/common.sh
 : "${PYTHON_VERSION:?}" "${BUILD_OPTIONS:?}"
 BUILD_PREFIX=/install
@@ -321,6 +322,21 @@ elif compgen -G "/out${BUILD_PREFIX}/lib/tcl[0-9]*" > /dev/null; then
     fi
     echo "Tcl finds its script library at ${found}"
 fi
+
+stage "strip debug information (for install_only_stripped)"
+# A debug-stripped copy of every ELF file of the installation, at its path under /out/stripped;
+# the driver swaps them in for the install_only_stripped archive. --strip-debug keeps the symbol
+# table, which profilers, perf and tracebacks through native frames need.
+(
+    cd "/out${BUILD_PREFIX}"
+    find . -type f | LC_ALL=C sort | while read -r file; do
+        if [[ "$(head -c 4 "${file}" | od -An -tx1 | tr -d ' \n')" == 7f454c46 ]]; then
+            mkdir -p "/out/stripped/$(dirname "${file}")"
+            strip --strip-debug -o "/out/stripped/${file}" "${file}"
+        fi
+    done
+)
+echo "stripped $(find /out/stripped -type f | wc -l) ELF files ($(du -sm /out/stripped | cut -f1) MB after stripping)"
 
 stage "export facts and build tree"
 if [[ -n "${BUILD_PYTHON_MARCH:-}" ]]; then

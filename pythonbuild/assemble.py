@@ -28,7 +28,7 @@ from .archive import (
     write_sha256sums,
 )
 from .buildinfo import collect_build_artifacts, layout_build_objects
-from .elf import ElfInfo, newest_glibc_version, scan_tree
+from .elf import ElfInfo, is_elf, newest_glibc_version, scan_tree
 from .errors import BuildError
 from .images import LLVM_VERSION
 from .metadata import (
@@ -74,6 +74,38 @@ def install_only_exclude(doc: Mapping) -> Callable[[PurePosixPath], bool]:
         return path.name.startswith("libpython") and path.suffix == ".a"
 
     return exclude
+
+
+def replace_with_stripped(install: Path, stripped: Path) -> int:
+    """Put the CPython step's debug-stripped ELF files (``stripped/<path in install>``, made with
+    ``strip --strip-debug``, which keeps the symbol table) in place of those in ``install``.
+
+    Returns how many were replaced.  Every ELF file of the installation must have its stripped
+    copy, and every stripped file its original, so that the stripped archive is the same tree.
+    """
+    if not stripped.is_dir():
+        raise BuildError(
+            f"the CPython artifact has no {stripped.name}/ directory of debug-stripped files; "
+            "it was made by an older cpython-unix/build-cpython.sh: rebuild it"
+        )
+    replaced = {p.relative_to(stripped) for p in stripped.rglob("*") if p.is_file()}
+    elf_files = {
+        path.relative_to(install)
+        for path in install.rglob("*")
+        if path.is_file() and not path.is_symlink() and is_elf(path)
+    }
+    if replaced != elf_files:
+        unmatched = sorted(str(p) for p in replaced ^ elf_files)
+        raise BuildError(
+            "the debug-stripped files do not match the installation's ELF files "
+            f"({', '.join(unmatched[:5])}); this is a bug in build-cpython.sh's strip stage"
+        )
+    for relative in sorted(replaced):
+        target = install / relative
+        mode = target.stat().st_mode
+        shutil.copyfile(stripped / relative, target)
+        target.chmod(mode)
+    return len(replaced)
 
 
 def _inputs_digest(plan: BuildPlan, cpython_artifact: Path, names: list[str]) -> str:
@@ -154,11 +186,12 @@ def assemble_distribution(
             options=options.name,
             flavor=flavor,
         )
-        for flavor in ("full", "install_only")
+        for flavor in ("full", "install_only", "install_only_stripped")
     }
     stem = names["full"].removesuffix(".tar.zst")
     sbom_names = {kind: f"{stem}{suffix}" for kind, suffix in SBOM_SUFFIXES.items()}
-    outputs = [dist_dir / names["full"], dist_dir / names["install_only"]]
+    outputs = [dist_dir / names[flavor] for flavor in ("full", "install_only")]
+    outputs.append(dist_dir / names["install_only_stripped"])
     outputs += [dist_dir / name for name in sbom_names.values()]
     packages_text = image_packages_text(list(image_packages))
     # The commit and uncommitted changes are part of the record, so a new commit or an edit
@@ -245,11 +278,18 @@ def assemble_distribution(
         mtime=request.source_date_epoch,
         exclude=install_only_exclude(doc),
     )
+    replace_with_stripped(install, out_dir / "stripped")
+    stripped = write_install_only_archive(
+        python_dir,
+        dist_dir / names["install_only_stripped"],
+        mtime=request.source_date_epoch,
+        exclude=install_only_exclude(doc),
+    )
     sbom_paths = [dist_dir / sbom_names[kind] for kind in sboms]
     for path, data in zip(sbom_paths, sboms.values(), strict=True):
         with atomic_output(path) as out:
             out.write(data)
-    sums = write_sha256sums(dist_dir, [full, install_only, *sbom_paths])
+    sums = write_sha256sums(dist_dir, [full, install_only, stripped, *sbom_paths])
     stamp.write_text(
         json.dumps({"inputs": digest, "outputs": {p.name: _sha256(p) for p in outputs}}, indent=1)
     )
@@ -258,4 +298,4 @@ def assemble_distribution(
     # only the stamp is needed to know they are up to date. A failure above leaves them to look at.
     shutil.rmtree(out_dir)
     shutil.rmtree(python_dir.parent)
-    return [full, install_only, *sbom_paths, sums]
+    return [full, install_only, stripped, *sbom_paths, sums]

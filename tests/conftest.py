@@ -58,8 +58,10 @@ def build(tmp_path_factory) -> dict:
         print(f"first build: {elapsed:.0f}s")
     full = next(dist.glob(f"cpython-{PYTHON}.*-{TARGET}-{OPTIONS.name}-full.tar.zst"))
     version, tag = full.name.removeprefix("cpython-").split("-", 1)[0].split("+")
-    install_only = dist / archive_name(
-        python_version=version, release_tag=tag, triple=TARGET, options=OPTIONS.name,
-        flavor="install_only",
-    )  # fmt: skip
-    return {"dist": dist, "full": full, "install_only": install_only, "first_time": elapsed}
+    found = {"dist": dist, "full": full, "first_time": elapsed}
+    for flavor in ("install_only", "install_only_stripped"):
+        found[flavor] = dist / archive_name(
+            python_version=version, release_tag=tag, triple=TARGET, options=OPTIONS.name,
+            flavor=flavor,
+        )  # fmt: skip
+    return found

@@ -63,9 +63,43 @@ def run_python(python_home: Path, code: str, *args: str, **kwargs) -> subprocess
 def test_outputs_and_checksums(build):
     sums = (build["dist"] / "SHA256SUMS").read_text().splitlines()
     listed = dict(reversed(line.split("  ", 1)) for line in sums)
-    for key in ("full", "install_only"):
+    for key in ("full", "install_only", "install_only_stripped"):
         path = build[key]
         assert listed[path.name] == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_stripped_archive_is_install_only_without_debug_information(build, python_home, tmp_path):
+    """install_only_stripped: the same members as install_only, the ELF files without debug
+    sections but with their symbol tables (profilers and native tracebacks need them)."""
+    with open_distribution(build["install_only"]) as tar:
+        plain = {member.name: member for member in tar}
+    with open_distribution(build["install_only_stripped"]) as tar:
+        stripped = {member.name: member for member in tar}
+    assert sorted(stripped) == sorted(plain)
+    assert all(stripped[name].mode == plain[name].mode for name in plain)
+    home = extract_archive(build["install_only_stripped"], tmp_path) / "python"
+    infos = scan_tree(home)
+    assert len(infos) == len(scan_tree(python_home)) > 50
+    for info in infos:
+        sections = subprocess.run(
+            ["readelf", "-S", "-W", str(info.path)], capture_output=True, text=True, check=True
+        ).stdout
+        assert ".debug_info" not in sections, info.path
+        assert ".symtab" in sections, info.path
+    symbols = subprocess.run(
+        ["nm", str(home / "bin" / f"python{PYTHON}")], capture_output=True, text=True, check=True
+    ).stdout
+    assert " _PyEval_EvalFrameDefault" in symbols or "PyEval_EvalFrameDefault" in symbols
+    sizes = {key: build[key].stat().st_size for key in ("install_only", "install_only_stripped")}
+    print(
+        f"install_only {sizes['install_only']:,} bytes, stripped {sizes['install_only_stripped']:,}"
+    )
+    assert sizes["install_only_stripped"] < sizes["install_only"]
+    result = subprocess.run(
+        [str(home / "bin" / "python3"), "-c", "import ssl, sqlite3, ctypes; print('ok')"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert result.stdout == "ok\n", result.stderr
 
 
 def test_full_archive_layout(build):

@@ -131,6 +131,10 @@ fi
 
 stage configure
 ./configure "${configure_args[@]}"
+# configure recorded the flags (CONFIGURE_CFLAGS, CONFIGURE_LDFLAGS, ...); make adds the
+# environment's CFLAGS and LDFLAGS to them, so exported flags would appear twice in every command
+# and in the sysconfig data (LDSHARED, BLDSHARED) that users' extension builds take over.
+unset CFLAGS CXXFLAGS CPPFLAGS LDFLAGS CFLAGS_NODIST LDFLAGS_NODIST
 
 # Setup.local is read first and its first rule for a module wins: test-support modules become
 # shared objects again, and disabled modules are never built.

@@ -369,6 +369,11 @@ def test_build_paths_symlinks_and_python_commands(tmp_path: Path):
     (install / "bin/python").unlink()
     (install / "bin/python").symlink_to("python3.13-config")
     (install / "bin/python3").unlink()
+    # The relocatable form before the installers' format: code where they expect data.
+    (install / "lib/python3.13/_sysconfigdata__linux_x86_64-linux-gnu.py").write_text(
+        "# system configuration generated and used by the sysconfig module\n"
+        "import os as _os\nbuild_time_vars = {'prefix': _os.path.dirname(__file__)}\n"
+    )
     findings = {(f.member.removeprefix("python/install/"), f.rule) for f in
                 rules_files.check(_dist(root, {"python_exe": EXE}))}  # fmt: skip
     assert findings == {
@@ -380,6 +385,7 @@ def test_build_paths_symlinks_and_python_commands(tmp_path: Path):
         ("bin/pydoc3", "symlink"),
         ("bin/python", "python-commands"),
         ("bin/python3", "python-commands"),
+        ("lib/python3.13/_sysconfigdata__linux_x86_64-linux-gnu.py", "sysconfig-data"),
     }
 
 

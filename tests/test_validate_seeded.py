@@ -241,7 +241,10 @@ def test_file_defects(base, baseline, tmp_path):
     (bin_dir / "python3").unlink()
     config = next(p.name for p in bin_dir.glob("python3.*-config"))
     (bin_dir / "python3").symlink_to(config)
+    (data,) = (root / "install" / "lib").glob("python3.*/_sysconfigdata_*.py")
+    _rewrite(data, lambda d: d.replace(b"'/install/lib'", b"'/install' + '/lib'", 1))
     expected = {
+        (f"python/{data.relative_to(root)}", "sysconfig-data"),
         ("python/install/bin/pip3", "shebang"),
         ("python/install/bin/idle3.13", "build-path"),
         (f"python/{pc.relative_to(root)}", "build-path"),

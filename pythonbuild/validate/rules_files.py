@@ -11,6 +11,7 @@ from fnmatch import fnmatch
 from pathlib import Path
 
 from ..paths import ROOT
+from ..relocate import installer_format_problem
 from .data import allowed_build_paths, build_path_prefixes
 from .findings import Distribution, Finding
 
@@ -31,7 +32,12 @@ def _build_path_pattern() -> re.Pattern[str]:
 
 
 def check(dist: Distribution) -> list[Finding]:
-    return [*_build_paths(dist), *_symlinks(dist), *_python_commands(dist)]
+    return [
+        *_build_paths(dist),
+        *_symlinks(dist),
+        *_python_commands(dist),
+        *_sysconfig_data(dist),
+    ]
 
 
 def _read_text(path: Path) -> str | None:
@@ -152,3 +158,17 @@ def _python_commands(dist: Distribution) -> Iterator[Finding]:
             found,
             f"a symlink to the interpreter {exe_key.removeprefix('install/bin/')}",
         )
+
+
+def _sysconfig_data(dist: Distribution) -> Iterator[Finding]:
+    """Installers (uv) read ``_sysconfigdata_*.py`` as data and refuse the whole distribution
+    when it is anything else (docs/architecture.md, "Relocation")."""
+    for path in sorted(dist.install.glob("lib/python3*/_sysconfigdata_*.py")):
+        problem = installer_format_problem(path.read_text(encoding="utf-8", errors="replace"))
+        if problem:
+            yield Finding(
+                dist.member(path),
+                "sysconfig-data",
+                problem,
+                "the header line, then build_time_vars = {...} of string and integer literals",
+            )

@@ -21,6 +21,8 @@ SUBCOMMANDS = {
                   "rebuild an archive from its recorded inputs and compare (or --compare A B)"),
     "pgo-compare": ("pythonbuild.pgo_compare", "requirements.txt", "build",
                     "how much two trained PGO profiles (*-profile.tar.zst) differ"),
+    "release": ("pythonbuild.release", "requirements.txt", "build",
+                "collect builds into a release: SHA256SUMS, uv downloads list, notes"),
     "lock-images": ("pythonbuild.lock_images", "requirements.txt", "build",
                     "remake the images from the Debian mirror, write cpython-unix/image-packages.lock"),
 }  # fmt: skip

@@ -114,6 +114,63 @@ def archive_name(
     raise ValueError(f"unknown archive flavor {flavor!r}")
 
 
+# File-name endings of each flavor, as archive_name writes them.
+_FLAVOR_SUFFIXES = (
+    ("full", "-full.tar.zst"),
+    ("install_only_stripped", "-install_only_stripped.tar.gz"),
+    ("install_only", "-install_only.tar.gz"),
+)
+
+
+def parse_archive_name(name: str, triples: Iterable[str] | None = None) -> dict[str, str]:
+    """The inverse of archive_name: ``archive_name(**parse_archive_name(n)) == n``.
+
+    Returns archive_name's keyword arguments.  Triples contain dashes and so do option-less
+    install_only names, so the name is matched against the known triples (``triples``, default:
+    targets.yml) and option names instead of being split at dashes.  Raises ValueError naming
+    what does not fit.
+    """
+    # Imported here: only this parser needs the targets table (and its YAML reader).
+    from .options import all_option_names
+    from .targets import load_targets
+
+    if not name.startswith("cpython-"):
+        raise ValueError(f"{name!r} does not start with 'cpython-'")
+    matches = [(flavor, suffix) for flavor, suffix in _FLAVOR_SUFFIXES if name.endswith(suffix)]
+    if not matches:
+        endings = ", ".join(repr(suffix) for _, suffix in _FLAVOR_SUFFIXES)
+        raise ValueError(f"{name!r} does not end in one of {endings}")
+    flavor, suffix = matches[0]
+    version_tag, _, rest = name.removeprefix("cpython-").removesuffix(suffix).partition("-")
+    python_version, plus, release_tag = version_tag.partition("+")
+    if not plus or not python_version or not release_tag or "+" in release_tag:
+        raise ValueError(f"{name!r} does not start with 'cpython-<version>+<tag>-'")
+    known = sorted(load_targets() if triples is None else triples, key=len, reverse=True)
+    triple = next((t for t in known if rest == t or rest.startswith(f"{t}-")), None)
+    if triple is None:
+        raise ValueError(f"{name!r} names no known target ({', '.join(sorted(known))})")
+    spelled = rest.removeprefix(triple).removeprefix("-")
+    if flavor == "full":
+        options = spelled
+    elif spelled == "":
+        options = PUBLISHED_OPTIMIZATION
+    elif spelled == "freethreaded":
+        options = f"freethreaded+{PUBLISHED_OPTIMIZATION}"
+    else:
+        # archive_name never spells out the published optimization in install_only names.
+        published = (PUBLISHED_OPTIMIZATION, f"freethreaded+{PUBLISHED_OPTIMIZATION}")
+        options = "" if spelled in published else spelled
+    if options not in all_option_names():
+        raise ValueError(f"{name!r}: unknown build options {spelled!r}")
+    return {
+        "python_version": python_version,
+        "release_tag": release_tag,
+        "triple": triple,
+        "options": options,
+        "flavor": flavor,
+    }
+
+
 # ---------------------------------------------------------------------------------------------
 # Atomic output
 

@@ -63,10 +63,13 @@ def assert_reports_its_location(python: Path, home: Path) -> None:
     for name in ("stdlib", "platstdlib", "purelib", "platlib", "include", "scripts", "data"):
         assert Path(seen["paths"][name]).is_relative_to(home), (name, seen["paths"][name])
     assert Path(seen["paths"]["include"], "Python.h").is_file()
-    assert seen["LIBDIR"] == f"{home}/lib"
-    assert seen["INCLUDEPY"] == seen["paths"]["include"]
-    assert seen["BINDIR"] == f"{home}/bin"
-    assert seen["LIBPC"] == f"{home}/lib/pkgconfig"
+    # The variables may name the real directory where the prefix is a symlink to it (uv installs
+    # into cpython-3.13.15-... and runs it through the symlink cpython-3.13-...).
+    real = home.resolve()
+    assert Path(seen["LIBDIR"]).resolve() == real / "lib"
+    assert Path(seen["INCLUDEPY"]).resolve() == Path(seen["paths"]["include"]).resolve()
+    assert Path(seen["BINDIR"]).resolve() == real / "bin"
+    assert Path(seen["LIBPC"]).resolve() == real / "lib" / "pkgconfig"
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -91,7 +94,7 @@ def release(build, tmp_path_factory) -> Iterator[dict]:
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield {"out": out, "url": base_url, "downloads": f"{base_url}/downloads.json"}
+        yield {"out": out, "url": base_url, "downloads": f"{base_url}/download-metadata.json"}
     finally:
         server.shutdown()
         server.server_close()
@@ -107,6 +110,9 @@ def uv_environment(tmp: Path) -> dict[str, str]:
         "UV_PYTHON_BIN_DIR": str(tmp / "uv-bin"),
         "UV_NO_CONFIG": "1",
         "UV_PYTHON_PREFERENCE": "only-managed",
+        # The index is reached with the certificates the machine trusts (which may include a
+        # proxy's), as pip does, not only uv's built-in roots.
+        "UV_SYSTEM_CERTS": "1",
     }
 
 
@@ -129,7 +135,7 @@ def test_uv_installs_the_release_and_the_interpreter_names_its_location(uv_pytho
     # uv rewrote the sysconfig data as plain values under its own directory (and marks it).
     (data,) = (home / "lib" / f"python{PYTHON}").glob("_sysconfigdata_*.py")
     text = data.read_text()
-    assert f"{home}/lib" in text and "PYTHON_BUILD_STANDALONE" in text
+    assert f"{home.resolve()}/lib" in text and "PYTHON_BUILD_STANDALONE" in text
 
 
 def test_uv_venv_builds_and_imports_a_c_extension_from_source(uv_python):

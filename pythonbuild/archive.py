@@ -381,14 +381,14 @@ def write_sha256sums(dist_dir: Path, files: Iterable[Path | str]) -> Path:
     sums_path = dist_dir / SHA256SUMS
     entries = {
         name: digest
-        for name, digest in _read_sha256sums(sums_path).items()
+        for name, digest in read_sha256sums(sums_path).items()
         if (dist_dir / name).is_file()
     }
     for item in files:
         name = _name_in(dist_dir, item)
         if name == SHA256SUMS:
             raise ValueError(f"{SHA256SUMS} cannot list itself")
-        entries[name] = _sha256_file(dist_dir / name)
+        entries[name] = sha256_file(dist_dir / name)
     with atomic_output(sums_path) as out:
         out.write("".join(f"{entries[name]}  {name}\n" for name in sorted(entries)).encode())
     return sums_path
@@ -404,7 +404,9 @@ def _name_in(dist_dir: Path, item: Path | str) -> str:
     return path.name
 
 
-def _read_sha256sums(path: Path) -> dict[str, str]:
+def read_sha256sums(path: Path, *, fix: str = "fix or delete the file") -> dict[str, str]:
+    """name -> sha256 of a SHA256SUMS file (empty when there is none); ``fix`` ends the error
+    line for a malformed line."""
     if not path.exists():
         return {}
     entries = {}
@@ -413,14 +415,12 @@ def _read_sha256sums(path: Path) -> dict[str, str]:
             continue
         match = re.fullmatch(r"([0-9a-f]{64}) [ *](\S.*)", line)
         if not match:
-            raise BuildError(
-                f"{path}:{number}: not a '<sha256>  <name>' line; fix or delete the file"
-            )
+            raise BuildError(f"{path}:{number}: not a '<sha256>  <name>' line; {fix}")
         entries[match.group(2)] = match.group(1)
     return entries
 
 
-def _sha256_file(path: Path) -> str:
+def sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
     try:
         with path.open("rb") as handle:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 import shutil
 import sys
 import tempfile
@@ -21,7 +20,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from . import log
-from .archive import FILE_MODE, SHA256SUMS, parse_archive_name
+from .archive import FILE_MODE, SHA256SUMS, parse_archive_name, read_sha256sums, sha256_file
 from .errors import ArgumentParser, BuildError, run_command
 from .release_files import (
     SBOM_SUFFIXES,
@@ -58,25 +57,7 @@ def read_sums(dist_dir: Path) -> dict[str, str]:
             f"{dist_dir} has no {SHA256SUMS}, so its files cannot be checked; pass the output "
             "directory of a finished build (build-linux.py --dist), or rebuild"
         )
-    sums = {}
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        match = re.fullmatch(r"([0-9a-f]{64}) [ *](\S.*)", line)
-        if not match:
-            raise BuildError(
-                f"{path}:{number}: not a '<sha256>  <name>' line; rebuild to rewrite it"
-            )
-        sums[match.group(2)] = match.group(1)
-    return sums
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while block := handle.read(_CHUNK):
-            digest.update(block)
-    return digest.hexdigest()
+    return read_sha256sums(path, fix="rebuild to rewrite it")
 
 
 def parse_asset_name(name: str) -> dict[str, str]:
@@ -154,9 +135,9 @@ def _add(
     if earlier is None:
         # Hash the staged file (a hard link shares the bytes): what is checked is what we publish.
         _link_or_copy(source, staging / name)
-        actual = sha256_of(staging / name)
+        actual = sha256_file(staging / name)
     else:
-        actual = sha256_of(source)
+        actual = sha256_file(source)
     if actual != expected:
         raise BuildError(
             f"{source}: sha256 {actual} does not match {expected} in {dist_dir / SHA256SUMS}; "

@@ -23,6 +23,8 @@ SUBCOMMANDS = {
                     "how much two trained PGO profiles (*-profile.tar.zst) differ"),
     "lock-images": ("pythonbuild.lock_images", "requirements.txt", "build",
                     "remake the images from the Debian mirror, write cpython-unix/image-packages.lock"),
+    "ci-matrix": ("pythonbuild.ci_matrix", "requirements.txt", "build",
+                  "write .github/workflows/build.yml from the targets and options (--check)"),
 }  # fmt: skip
 
 

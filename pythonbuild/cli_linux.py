@@ -32,6 +32,9 @@ class LinuxBuildConfig:
     tag: str | None
     validate: bool = True  # run `python -m pythonbuild validate` on the full archive
     pgo_profile: RecordedProfile | None = None  # --pgo-profile: training replaced by this
+    # --libraries-only: build (or find cached) the library steps and stop before CPython, so
+    # CI builds a target's libraries once and hands the cache to each option's build.
+    libraries_only: bool = False
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -81,6 +84,9 @@ def _parser() -> argparse.ArgumentParser:
                         help="a *-profile.tar.zst from an earlier pgo build: use its training "
                              "profiles instead of training again, for identical bytes "
                              "(docs/reproducibility.md)")  # fmt: skip
+    parser.add_argument("--libraries-only", action="store_true",
+                        help="build only the libraries into the cache (no CPython, no archives); "
+                             "they do not depend on --options (docs/ci.md)")  # fmt: skip
     return parser
 
 
@@ -98,6 +104,8 @@ def parse_args(argv: list[str]) -> LinuxBuildConfig:
     options = parse_options(args.options)
     if args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
+    if args.libraries_only and args.pgo_profile is not None:
+        raise UsageError("--pgo-profile applies to the CPython step, which --libraries-only skips")
     if args.pgo_profile is not None and not options.pgo:
         raise UsageError(
             f"--pgo-profile only applies to pgo builds, and {options.name} does not train; "
@@ -122,6 +130,7 @@ def parse_args(argv: list[str]) -> LinuxBuildConfig:
         tag=args.tag,
         validate=not args.no_validate,
         pgo_profile=pgo_profile,
+        libraries_only=args.libraries_only,
     )
 
 

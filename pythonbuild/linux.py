@@ -19,14 +19,24 @@ from .images import ensure_build_image, planned_build_image, recorded_image_pack
 from .packages import Workspace, run_step
 from .paths import ROOT
 from .pgo_profile import bundle_name, export_profiles
-from .plan import BuildPlan, BuildRequest, cpython_build_epoch, make_plan, release_tag
+from .plan import BuildPlan, BuildRequest, Step, cpython_build_epoch, make_plan, release_tag
 from .registry import load_registry
 from .sbom_images import record_image_packages, record_path, records_dir
+
+
+def steps_to_build(plan: BuildPlan, libraries_only: bool) -> list[Step]:
+    """The plan's steps this run makes: all, or with --libraries-only all but CPython's.
+
+    Library steps are keyed by target and flags, never by options, so one library-only run
+    per target and Python fills the cache that every option's build of that target reuses.
+    """
+    return [s for s in plan.steps if s.name != "cpython"] if libraries_only else list(plan.steps)
 
 
 def _run_steps(
     config: LinuxBuildConfig,
     plan: BuildPlan,
+    steps: list[Step],
     tarballs: dict[str, Path],
     build_tarballs: dict[str, Path],
     workspace: Workspace,
@@ -45,7 +55,7 @@ def _run_steps(
                 f"the build image came out as {image.tag}, the plan expected {plan.image_tag}; "
                 "this is a bug in pythonbuild/images.py"
             )
-        for step in plan.steps:
+        for step in steps:
             run_step(
                 engine, plan, step, tarballs[step.name], workspace,
                 [build_tarballs[source.name] for source in step.build_sources],
@@ -108,7 +118,8 @@ def build_linux(config: LinuxBuildConfig) -> None:
         epoch = build_epoch = int(os.environ["SOURCE_DATE_EPOCH"])
     request = BuildRequest(
         config.target, config.python, config.options, tag, epoch, build_epoch, config.pgo_profile,
-        runs_target_code=_target_code_runs_here(config),
+        # Only the CPython step runs target code; a library-only run needs no such check.
+        runs_target_code=config.libraries_only or _target_code_runs_here(config),
     )  # fmt: skip
     registry = load_registry()
     run_name = f"{config.target.triple}-{config.python}-{config.options.name}"
@@ -126,24 +137,31 @@ def build_linux(config: LinuxBuildConfig) -> None:
     # image tag and the images made must agree.
     lock = read_lock()
     plan = make_plan(request, registry, planned_build_image(config.target, lock).tag)
-    missing = [s for s in plan.steps if not (workspace.artifacts / s.artifact_name).exists()]
+    steps = steps_to_build(plan, config.libraries_only)
+    missing = [s for s in steps if not (workspace.artifacts / s.artifact_name).exists()]
     mirrors = default_mirrors(config.source_dir)
-    build_sources = [source for step in plan.steps for source in step.build_sources]
-    with log.step(f"fetch and verify {len(plan.steps) + len(build_sources)} sources"):
+    build_sources = [source for step in steps for source in step.build_sources]
+    with log.step(f"fetch and verify {len(steps) + len(build_sources)} sources"):
         tarballs = {
             step.name: fetch_source(step.source, config.cache_dir, mirrors, log=log.info)
-            for step in plan.steps
+            for step in steps
         }
         build_tarballs = {
             source.name: fetch_source(source, config.cache_dir, mirrors, log=log.info)
             for source in build_sources
         }
     if missing:
-        _run_steps(config, plan, tarballs, build_tarballs, workspace, lock)
+        _run_steps(config, plan, steps, tarballs, build_tarballs, workspace, lock)
     else:
-        log.info(f"all {len(plan.steps)} build steps are cached; nothing to build")
+        log.info(f"all {len(steps)} build steps are cached; nothing to build")
         if not record_path(records_dir(config.cache_dir), plan.image_tag).is_file():
             _record_build_image(config, plan.image_tag)
+    if config.libraries_only:
+        log.info(
+            f"libraries of {config.target.triple} for Python {config.python} are in "
+            f"{workspace.artifacts}; finished in {log.format_seconds(time.monotonic() - started)}"
+        )
+        return
     artifacts = {step.name: workspace.artifacts / step.artifact_name for step in plan.steps}
 
     with log.step("assemble distribution archives"):

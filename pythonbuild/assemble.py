@@ -49,6 +49,8 @@ from .sbom import SBOM_SUFFIXES, bill_of_materials, render_sboms
 from .sbom_images import ImagePackages, image_packages_text
 
 FULL_ARCHIVE_ORDER = ["PYTHON.json", "install", "build", "licenses"]
+# The archives of one build, in the order the driver reports them (the full archive first).
+ARCHIVE_FLAVORS = ("full", "install_only", "install_only_stripped")
 # Code whose change changes the archives even when no build step reruns.
 # The driver's modules and data files (not its subpackages, such as the benchmark tool).
 ASSEMBLY_CODE = sorted((ROOT / "pythonbuild").glob("*.py")) + sorted(
@@ -186,12 +188,11 @@ def assemble_distribution(
             options=options.name,
             flavor=flavor,
         )
-        for flavor in ("full", "install_only", "install_only_stripped")
+        for flavor in ARCHIVE_FLAVORS
     }
     stem = names["full"].removesuffix(".tar.zst")
     sbom_names = {kind: f"{stem}{suffix}" for kind, suffix in SBOM_SUFFIXES.items()}
-    outputs = [dist_dir / names[flavor] for flavor in ("full", "install_only")]
-    outputs.append(dist_dir / names["install_only_stripped"])
+    outputs = [dist_dir / names[flavor] for flavor in ARCHIVE_FLAVORS]
     outputs += [dist_dir / name for name in sbom_names.values()]
     packages_text = image_packages_text(list(image_packages))
     # The commit and uncommitted changes are part of the record, so a new commit or an edit

@@ -346,6 +346,10 @@ def _load_build_time_vars(path: Path) -> dict[str, Any] | None:
     raise BuildError(f"{path}: no 'build_time_vars = {{...}}' dict literal found")
 
 
+# Where the relocation checks import a _sysconfigdata module from: any directory but the prefix.
+_PROBE_PREFIX = "/relocation-probe/python"
+
+
 def evaluate_sysconfigdata(source: str, module_path: str) -> dict[str, Any]:
     """build_time_vars as the module computes it when imported from ``module_path``."""
     namespace: dict[str, Any] = {"__file__": module_path, "__name__": "_sysconfigdata_check"}
@@ -368,8 +372,7 @@ def relocate_sysconfigdata(path: Path, root: Path, build_prefix: str = BUILD_PRE
     # and imported elsewhere, those values with the prefix moved: proof that nothing was lost.
     if evaluate_sysconfigdata(source, f"{build_prefix}/{rel.as_posix()}") != sanitized:
         raise BuildError(f"{path}: relocated sysconfig data does not round-trip; this is a bug")
-    probe = "/relocation-probe/python"
-    moved = evaluate_sysconfigdata(source, f"{probe}/{rel.as_posix()}")
+    moved = evaluate_sysconfigdata(source, f"{_PROBE_PREFIX}/{rel.as_posix()}")
     pattern = _prefix_pattern(build_prefix)
     if any(isinstance(v, str) and pattern.search(v) for v in moved.values()):
         raise BuildError(f"{path}: relocated sysconfig data still names {build_prefix}; a bug")
@@ -638,7 +641,7 @@ def audit_relocation(
     hits = []
     prefix_path = _prefix_pattern(build_prefix)
     for path in _regular_files(root.glob("lib/python3*/_sysconfigdata_*.py")):
-        probe = f"/relocation-probe/python/{path.relative_to(root).as_posix()}"
+        probe = f"{_PROBE_PREFIX}/{path.relative_to(root).as_posix()}"
         values = evaluate_sysconfigdata(path.read_text(encoding="utf-8"), probe)
         hits += [
             (path, f"{name} = {value!r}")

@@ -3,7 +3,7 @@
 source /scripts/common.sh
 # Debian's tarball is the release tag's git tree: generate the configure script first.
 [ -x configure ] || autoreconf -fi
-./configure --prefix="${PREFIX}" --disable-shared --enable-static --disable-docs \
+./configure "${configure_host_args[@]}" --prefix="${PREFIX}" --disable-shared --enable-static --disable-docs \
     --disable-multi-os-directory
 make -j"${JOBS}"
 make install DESTDIR="${DESTDIR}"

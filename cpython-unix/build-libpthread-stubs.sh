@@ -2,5 +2,5 @@
 # libpthread-stubs: only pthread-stubs.pc, which libxcb's configure requires (on glibc the
 # threading functions are in libc/libpthread; nothing is compiled).
 source /scripts/common.sh
-./configure --prefix="${PREFIX}"
+./configure "${configure_host_args[@]}" --prefix="${PREFIX}"
 make install DESTDIR="${DESTDIR}"

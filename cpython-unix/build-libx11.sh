@@ -8,7 +8,7 @@
 #     libX11 still works (no input-method compose tables, terser error texts). The files built
 #     here are not shipped.
 source /scripts/common.sh
-./configure --prefix="${PREFIX}" --datadir=/usr/share --disable-shared --enable-static \
+./configure "${configure_host_args[@]}" --prefix="${PREFIX}" --datadir=/usr/share --disable-shared --enable-static \
     --disable-loadable-i18n --disable-loadable-xcursor --disable-xf86bigfont \
     --disable-specs --without-xmlto --without-fop --without-xsltproc --without-lint
 make -j"${JOBS}"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # libXau (static): reads ~/.Xauthority, the cookies X servers ask clients for.
 source /scripts/common.sh
-./configure --prefix="${PREFIX}" --disable-shared --enable-static
+./configure "${configure_host_args[@]}" --prefix="${PREFIX}" --disable-shared --enable-static
 make -j"${JOBS}"
 make install DESTDIR="${DESTDIR}"
 drop_libtool_archives

@@ -7,7 +7,7 @@ source /scripts/common.sh
 extensions=(composite damage dbe dpms dri2 dri3 glx present randr record render resource
     screensaver shape shm sync xevie xfixes xfree86-dri xinerama xinput xkb xprint
     selinux xtest xv xvmc)
-./configure --prefix="${PREFIX}" --disable-shared --enable-static --disable-devel-docs \
+./configure "${configure_host_args[@]}" --prefix="${PREFIX}" --disable-shared --enable-static --disable-devel-docs \
     --without-doxygen "${extensions[@]/#/--disable-}"
 make -j"${JOBS}"
 make install DESTDIR="${DESTDIR}"

@@ -4,7 +4,7 @@
 # ARFLAGS: configure picks -curvU, which stores real file times in the archives; without U the
 # archiver (llvm-ar) writes zeros, so two builds give the same libncursesw.a.
 source /scripts/common.sh
-./configure --prefix="${PREFIX}" \
+./configure "${configure_host_args[@]}" --prefix="${PREFIX}" \
     --without-shared --without-debug --without-cxx --without-cxx-binding --without-ada \
     --without-manpages --without-progs --without-tests --disable-db-install \
     --enable-widec --enable-pc-files --with-pkg-config-libdir="${PREFIX}/lib/pkgconfig" \

@@ -49,6 +49,9 @@ build_python() {
         # Nothing of the target's environment: its -march, its dependency tree (pkg-config would
         # find the target's libraries), its static-module and link settings.
         unset CFLAGS_NODIST LDFLAGS_NODIST MODULE_BUILDTYPE TCLTK_CFLAGS TCLTK_LIBS
+        # For a target of another CPU, this machine's own compiler and libc (the image's BUILD_CC);
+        # for one of this CPU family, the target's compiler and sysroot with a lower -march.
+        export CC="${BUILD_CC:-${CC}}"
         export CFLAGS="-march=${BUILD_PYTHON_MARCH:?}"
         export CPPFLAGS="-I${BUILD_PYTHON_DIR}/deps/include"
         export LDFLAGS="-L${BUILD_PYTHON_DIR}/deps/lib"

@@ -5,7 +5,7 @@
 source /scripts/common.sh
 export CFLAGS="${CFLAGS} -DSQLITE_ENABLE_FTS3_PARENTHESIS -DSQLITE_ENABLE_DBSTAT_VTAB \
 -DSQLITE_ENABLE_COLUMN_METADATA -DSQLITE_USE_URI=1"
-CC_FOR_BUILD="${CC_FOR_BUILD:-${CC}}" ./configure --prefix="${PREFIX}" --disable-shared --enable-static \
+CC_FOR_BUILD="${CC_FOR_BUILD:-${CC}}" ./configure "${configure_host_args[@]}" --prefix="${PREFIX}" --disable-shared --enable-static \
     --fts3 --fts4 --fts5 --rtree --geopoly --session \
     --disable-tcl --disable-readline
 make -j"${JOBS}" libsqlite3.a

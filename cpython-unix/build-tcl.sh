@@ -8,7 +8,7 @@
 source /scripts/common.sh
 patch -p1 < /scripts/find-library-beside-code.patch
 cd unix
-./configure --prefix="${PREFIX}" --disable-shared --enable-threads
+./configure "${configure_host_args[@]}" --prefix="${PREFIX}" --disable-shared --enable-threads
 make -j"${JOBS}"
 make install-binaries install-libraries install-msgs install-tzdata install-headers \
     DESTDIR="${DESTDIR}"

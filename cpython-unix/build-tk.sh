@@ -9,7 +9,7 @@ cd unix
 # The static libX11 needs libxcb and libXau after it on every link line (wish's here,
 # _tkinter's later).
 x11_libs=$(pkg-config --static --libs x11)
-./configure --prefix="${PREFIX}" --disable-shared --enable-threads \
+./configure "${configure_host_args[@]}" --prefix="${PREFIX}" --disable-shared --enable-threads \
     --with-tcl="${PREFIX}/lib" --disable-xft --disable-xss \
     --x-includes="${PREFIX}/include" --x-libraries="${PREFIX}/lib" \
     LIBS="${x11_libs}"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # xz: liblzma only, for the _lzma module.
 source /scripts/common.sh
-./configure --prefix="${PREFIX}" --disable-shared --enable-static \
+./configure "${configure_host_args[@]}" --prefix="${PREFIX}" --disable-shared --enable-static \
     --disable-xz --disable-xzdec --disable-lzmadec --disable-lzmainfo --disable-lzma-links \
     --disable-scripts --disable-doc --disable-nls
 make -j"${JOBS}"

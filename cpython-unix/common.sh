@@ -19,6 +19,15 @@ export LDFLAGS="${TARGET_LDFLAGS:-} -L${PREFIX}/lib"
 export PKG_CONFIG_LIBDIR="${PREFIX}/lib/pkgconfig:${PREFIX}/share/pkgconfig"
 export PKG_CONFIG_PATH=""
 
+# A target of another CPU (the build image then sets BUILD_CC, this machine's compiler): autoconf
+# configure scripts are told both machines, which makes them cross-compile: they run no test
+# programs, and the tools a build runs itself (ncurses' and libX11's generators, SQLite's lemon)
+# are compiled with CC_FOR_BUILD / BUILD_CC.
+configure_host_args=()
+if [[ -n "${BUILD_CC:-}" ]]; then
+    configure_host_args=(--build="$(uname -m)-pc-linux-gnu" --host="${GNU_TRIPLE:?}")
+fi
+
 mkdir -p "${SRC_DIR}" "${DESTDIR}"
 tar -xf "${SOURCE}" -C "${SRC_DIR}" --strip-components="${STRIP_COMPONENTS:-1}" --no-same-owner
 cd "${SRC_DIR}"

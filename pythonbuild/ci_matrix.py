@@ -98,7 +98,9 @@ def plan_matrix(
         if runner is None:
             skipped.append((triple, tuple(target.host_platforms)))
             continue
-        builds = TargetBuilds(triple, runner, tuple(target.pythons), tuple(options))
+        # PGO trains on the new interpreter, which a runner of another CPU cannot run (yet).
+        runnable = tuple(o for o in options if not (target.foreign and "pgo" in o.split("+")))
+        builds = TargetBuilds(triple, runner, tuple(target.pythons), runnable)
         if len(builds.pythons) * len(builds.options) > MATRIX_LIMIT:
             raise BuildError(f"{triple}: more than {MATRIX_LIMIT} builds in one matrix")
         planned.append(builds)

@@ -49,6 +49,7 @@ from .image_lock import (
 )
 from .paths import UNIX_DIR
 from .sbom_images import (
+    DebianPackage,
     ImagePackages,
     list_image_packages,
     parse_dpkg_status,
@@ -96,6 +97,10 @@ SYSROOT_PACKAGES = {"bullseye": ["libc6-dev", "linux-libc-dev", "libgcc-10-dev"]
 SYSROOT_KEEP = ["usr/include", "usr/lib", "usr/lib64", "lib", "lib64"]
 
 
+# The architecture of the build host, and of every image whose spec names no other.
+HOST_DEBIAN_ARCH = "amd64"
+
+
 @dataclass(frozen=True)
 class RootfsSpec:
     suite: str
@@ -103,15 +108,26 @@ class RootfsSpec:
     keep: tuple[str, ...] = ()  # empty: the whole rootfs
     # The image's lock section: the packages it must hold. None: not pinned (nor checked).
     locked: Packages | None = field(default=None, repr=False)
+    arch: str = HOST_DEBIAN_ARCH  # Debian architecture of its packages
 
     @property
     def kind(self) -> str:
         return "sysroot" if self.keep else "base"
 
     @property
+    def foreign(self) -> bool:
+        return self.arch != HOST_DEBIAN_ARCH
+
+    @property
+    def name(self) -> str:
+        """``base-bookworm``, ``sysroot-bullseye``; another architecture's: ``...-arm64``."""
+        suffix = f"-{self.arch}" if self.foreign else ""
+        return f"{self.kind}-{self.suite}{suffix}"
+
+    @property
     def section(self) -> str:
-        """Its section of the lock: ``base-bookworm``, ``sysroot-bullseye``."""
-        return f"{self.kind}-{self.suite}"
+        """Its section of the lock: ``base-bookworm``, ``sysroot-bullseye-arm64``."""
+        return self.name
 
     def input_hash(self) -> str:
         data: dict[str, object] = {
@@ -120,16 +136,20 @@ class RootfsSpec:
             "include": sorted(self.include),
             "keep": list(self.keep),
         }
+        if self.foreign:  # (absent for the host's: the tags of existing images stay valid)
+            data["arch"] = self.arch
         if self.locked is not None:
             data["lock"] = format_section(self.locked)
         return _short_hash(json.dumps(data, sort_keys=True))
 
     @property
     def tag(self) -> str:
-        return f"{IMAGE_PREFIX}/{self.kind}-{self.suite}:{self.input_hash()}"
+        return f"{IMAGE_PREFIX}/{self.name}:{self.input_hash()}"
 
 
-def runtime_rootfs_spec(suite: str, lock: ImageLock | None = None) -> RootfsSpec:
+def runtime_rootfs_spec(
+    suite: str, lock: ImageLock | None = None, arch: str = HOST_DEBIAN_ARCH
+) -> RootfsSpec:
     """A plain ``--variant=minbase`` system of ``suite`` for running a distribution in.
 
     No compiler, no Python and nothing from the build image: what such a system lacks is what a
@@ -138,7 +158,7 @@ def runtime_rootfs_spec(suite: str, lock: ImageLock | None = None) -> RootfsSpec
     """
     if lock is None and LOCK_PATH.is_file():
         lock = read_lock()
-    spec = RootfsSpec(suite)
+    spec = RootfsSpec(suite, arch=arch)
     return replace(spec, locked=lock.section(spec.section) if lock else None)
 
 
@@ -154,36 +174,94 @@ def image_exists(engine: Engine, tag: str) -> bool:
         return False
 
 
-def _debootstrap(spec: RootfsSpec, rootfs: Path, logfile: Path) -> None:
+def _debootstrap(spec: RootfsSpec, rootfs: Path, logfile: Path) -> Packages:
+    """Make ``spec``'s rootfs in ``rootfs``; returns the packages it holds.
+
+    A sysroot of another architecture is only unpacked (``--foreign``, then every downloaded
+    package extracted): a compiler needs its files, and nothing of it has to run. A whole system
+    of another architecture runs its packages' scripts under qemu-user (``emulation``).
+    """
     debootstrap = ensure_host_tool(
         "debootstrap", "debootstrap", logfile.parent / "apt-debootstrap.log"
     )
     cmd = [debootstrap, "--variant=minbase"]
+    unpack_only = spec.foreign and bool(spec.keep)
+    if spec.foreign:
+        cmd.append(f"--arch={spec.arch}")
+    if unpack_only:
+        cmd.append("--foreign")
     if spec.include:
         cmd.append("--include=" + ",".join(spec.include))
     cmd += [spec.suite, str(rootfs), debian_mirror_uri()]
+    what = f"debootstrap of {spec.suite} ({spec.arch})"
     with logfile.open("w") as out:
         result = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, check=False)
     if result.returncode != 0:
-        raise log.LoggedFailure(f"debootstrap of {spec.suite} failed", logfile)
+        raise log.LoggedFailure(f"{what} failed", logfile)
+    if unpack_only:
+        return unpack_downloaded_packages(rootfs, logfile)
+    status = rootfs / "var" / "lib" / "dpkg" / "status"
+    return parse_dpkg_status(status.read_text(encoding="utf-8"))
+
+
+def unpack_downloaded_packages(rootfs: Path, logfile: Path) -> Packages:
+    """Extract every package a ``debootstrap --foreign`` downloaded into ``rootfs``; returns
+    them as dpkg would list them installed (name, version, architecture)."""
+    packages = []
+    debpaths = (rootfs / "debootstrap" / "debpaths").read_text().split("\n")
+    with logfile.open("a") as out:
+        for line in filter(None, debpaths):
+            _, path = line.split(" ", 1)
+            deb = rootfs / path.lstrip("/")
+            fields = subprocess.run(
+                ["dpkg-deb", "--show", "--showformat=${Package} ${Version} ${Architecture}", deb],
+                capture_output=True, text=True, check=False,
+            )  # fmt: skip
+            extract = subprocess.run(
+                ["dpkg-deb", "--extract", deb, rootfs], stdout=out, stderr=out, check=False
+            )
+            if fields.returncode != 0 or extract.returncode != 0:
+                out.write(fields.stderr)
+                raise log.LoggedFailure(f"unpacking {deb.name} failed", logfile)
+            name, version, arch = fields.stdout.split()
+            packages.append(DebianPackage(name, version, arch))
+    return tuple(sorted(packages))
 
 
 @contextmanager
-def bootstrapped_rootfs(spec: RootfsSpec, logs: Path) -> Iterator[tuple[Path, Packages]]:
+def bootstrapped_rootfs(
+    spec: RootfsSpec, logs: Path, parent: Path | None = None
+) -> Iterator[tuple[Path, Packages]]:
     """A fresh debootstrap of ``spec`` in a temporary directory, and the packages it holds.
 
     The list is read now or never: a sysroot keeps no dpkg database.
     """
-    logfile = logs / f"rootfs-{spec.kind}-{spec.suite}.log"
+    logfile = logs / f"rootfs-{spec.name}.log"
     logfile.parent.mkdir(parents=True, exist_ok=True)
     with (
-        log.step(f"debootstrap {spec.suite} ({spec.kind})"),
-        tempfile.TemporaryDirectory(prefix="sp-rootfs-") as tmp,
+        log.step(f"debootstrap {spec.suite} ({spec.kind}{', ' + spec.arch if spec.foreign else ''})"),
+        tempfile.TemporaryDirectory(prefix="sp-rootfs-", dir=parent) as tmp,
     ):
         rootfs = Path(tmp) / "rootfs"
-        _debootstrap(spec, rootfs, logfile)
-        status = rootfs / "var" / "lib" / "dpkg" / "status"
-        yield rootfs, parse_dpkg_status(status.read_text(encoding="utf-8"))
+        yield rootfs, _debootstrap(spec, rootfs, logfile)
+
+
+def runtime_rootfs_dir(spec: RootfsSpec, cache_dir: Path, logs: Path) -> Path:
+    """A directory holding ``spec``'s whole system, made once and kept in ``cache_dir``.
+
+    For programs of another architecture run on this machine under qemu-user, whose loader and
+    libraries it provides (``QEMU_LD_PREFIX``). Made in a temporary directory beside it and
+    renamed into place: a directory of that name is always complete.
+    """
+    final = cache_dir / "rootfs" / spec.tag.replace("/", "_").replace(":", "-")
+    if final.is_dir():
+        return final
+    final.parent.mkdir(parents=True, exist_ok=True)
+    with bootstrapped_rootfs(spec, logs, parent=final.parent) as (rootfs, installed):
+        if spec.locked is not None:
+            check_packages(spec.tag, spec.section, spec.locked, installed, None)
+        rootfs.rename(final)
+    return final
 
 
 def import_rootfs(engine: Engine, spec: RootfsSpec, rootfs: Path) -> None:
@@ -304,6 +382,7 @@ def rootfs_specs(target: Target, lock: ImageLock | None) -> tuple[RootfsSpec, Ro
         target.sysroot,
         include=tuple(SYSROOT_PACKAGES.get(target.sysroot, [])),
         keep=tuple(SYSROOT_KEEP),
+        arch=target.debian_arch,
     )
     if lock is None:
         return base, sysroot

@@ -88,13 +88,17 @@ def _target_code_runs_here(config: LinuxBuildConfig) -> bool:
     wherever the build runs Python. Only training needs the target's own code: pgo builds
     then need the recorded profiles of --pgo-profile.
     """
-    lacking = missing_cpu_flags(config.target.march, host_cpu_flags())
-    if not lacking:
-        return True
-    cannot = (
-        f"this machine's CPU lacks {', '.join(lacking)}, which {config.target.triple} code "
-        f"(-march={config.target.march}) may use"
-    )
+    target = config.target
+    if target.foreign:
+        cannot = f"{target.triple} code is for another CPU than this machine's"
+    else:
+        lacking = missing_cpu_flags(target.march, host_cpu_flags())
+        if not lacking:
+            return True
+        cannot = (
+            f"this machine's CPU lacks {', '.join(lacking)}, which {target.triple} code "
+            f"(-march={target.march}) may use"
+        )
     if config.options.pgo and config.pgo_profile is None:
         raise BuildError(
             f"{cannot}, so PGO's training run cannot run here; pass --pgo-profile with the "
@@ -102,7 +106,7 @@ def _target_code_runs_here(config: LinuxBuildConfig) -> bool:
             "or build without pgo"
         )
     log.info(f"{cannot}: the build runs a separate interpreter (-march="
-             f"{config.target.build_python_march}) and skips the steps that run the new one")  # fmt: skip
+             f"{target.build_python_march}) and skips the steps that run the new one")  # fmt: skip
     if config.options.pgo:
         log.info("PGO: the recorded profile of --pgo-profile replaces training")
     return False

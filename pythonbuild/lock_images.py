@@ -40,6 +40,7 @@ from .images import (
     bootstrapped_rootfs,
     docker_build,
     ensure_build_image,
+    ensure_rootfs_image,
     image_exists,
     import_rootfs,
     remove_image,
@@ -58,6 +59,7 @@ class LockConfig:
     cache_dir: Path
     allow_private_engine: bool
     keep_engine: bool
+    only_missing: bool = False
 
 
 def parse_args(argv: list[str]) -> LockConfig:
@@ -77,6 +79,9 @@ def parse_args(argv: list[str]) -> LockConfig:
     parser.add_argument("--cache-dir", type=Path, default=None,
                         help="where the images' package records go (default: "
                              "$STANDALONE_PYTHON_CACHE or ~/.cache/standalone-python)")  # fmt: skip
+    parser.add_argument("--only-missing", action="store_true",
+                        help="make only the sections the lock lacks (a new target's sysroot) and "
+                             "keep the others as they are, so other targets' images stay valid")  # fmt: skip
     add_engine_arguments(parser)
     args = parser.parse_args(argv)
     return LockConfig(
@@ -85,6 +90,7 @@ def parse_args(argv: list[str]) -> LockConfig:
         cache_dir=(args.cache_dir or default_cache_dir()).resolve(),
         allow_private_engine=not args.no_private_engine,
         keep_engine=args.keep_engine,
+        only_missing=args.only_missing,
     )
 
 
@@ -98,6 +104,23 @@ def lock_rootfs_image(
         if not image_exists(engine, locked.tag):
             import_rootfs(engine, locked, rootfs)
     return locked
+
+
+def _kept_or_locked(
+    engine: engine_mod.Engine,
+    keep: ImageLock,
+    spec: RootfsSpec,
+    logs: Path,
+    records: Path,
+    target: Target,
+) -> RootfsSpec:
+    """``spec`` pinned to its section of ``keep`` (its image made if missing), or locked afresh."""
+    kept = keep.section(spec.section)
+    if kept is None:
+        return lock_rootfs_image(engine, spec, logs, records)
+    pinned = replace(spec, locked=kept)
+    ensure_rootfs_image(engine, pinned, logs, records, target.triple)
+    return pinned
 
 
 def lock_build_packages(
@@ -145,11 +168,16 @@ def run(config: LockConfig) -> int:
         log.info(f"using {engine.description}")
     try:
         base_spec, sysroot_spec = rootfs_specs(target, None)
-        base = lock_rootfs_image(engine, base_spec, logs, records)
-        sysroot = lock_rootfs_image(engine, sysroot_spec, logs, records)
+        keep = old if config.only_missing else ImageLock({})
+        base = _kept_or_locked(engine, keep, base_spec, logs, records, target)
+        sysroot = _kept_or_locked(engine, keep, sysroot_spec, logs, records, target)
         assert base.locked is not None and sysroot.locked is not None
-        build = lock_build_packages(engine, target, base.tag, sysroot.tag, logs)
+        build = keep.section(target.image) or lock_build_packages(
+            engine, target, base.tag, sysroot.tag, logs
+        )
         sections = {base.section: base.locked, sysroot.section: sysroot.locked, target.image: build}
+        sections = {name: packages for name, packages in sections.items()
+                    if keep.section(name) is None}  # fmt: skip
         new = old.replaced(sections)
         # The lock must work before it replaces the old one: make the pinned build image now.
         image = ensure_build_image(engine, target, logs, records, new)

@@ -32,6 +32,17 @@ class Target:
     needed_libraries: tuple[str, ...]
     target_cflags: tuple[str, ...]
     target_ldflags: tuple[str, ...]
+    # Debian's name of the target's architecture (the sysroot's and test systems' packages).
+    debian_arch: str = "amd64"
+    # qemu-user's name of the architecture when the build host cannot run its code natively
+    # (another CPU): the build runs its interpreter for this machine instead, and tests run the
+    # target's programs under qemu-<emulator>. None: same CPU family as the host.
+    emulator: str | None = None
+
+    @property
+    def foreign(self) -> bool:
+        """Whether the target's code is for another CPU than the build host's."""
+        return self.emulator is not None
 
     def packages_for(self, python: str) -> list[str]:
         """Libraries this target builds for Python ``python`` (before adding their deps)."""
@@ -69,6 +80,8 @@ def load_targets(path: Path = UNIX_DIR / "targets.yml") -> dict[str, Target]:
             needed_libraries=tuple(entry.get("needed_libraries", [])),
             target_cflags=tuple(entry.get("target_cflags", [])),
             target_ldflags=tuple(entry.get("target_ldflags", [])),
+            debian_arch=entry.get("debian_arch", "amd64"),
+            emulator=entry.get("emulator"),
         )
     return targets
 

@@ -62,9 +62,12 @@ def test_every_supported_build_appears_exactly_once() -> None:
         for triple, target in load_targets().items()
         for python in target.pythons
         for options in valid_choices()
+        if not (target.foreign and "pgo" in options)  # training needs the target's CPU
     ]
     assert sorted(builds) == sorted(expected)
-    assert len(set(builds)) == len(builds) == 120
+    assert len(set(builds)) == len(builds)
+    assert ("aarch64-unknown-linux-gnu", "3.13", "noopt") in builds
+    assert ("aarch64-unknown-linux-gnu", "3.13", "pgo+lto") not in builds
 
 
 def test_release_needs_every_build_job_and_builds_need_their_libraries() -> None:
@@ -79,7 +82,7 @@ def test_release_needs_every_build_job_and_builds_need_their_libraries() -> None
 
 def test_a_target_without_a_runner_label_is_left_out() -> None:
     targets = dict(load_targets())
-    arm = replace(targets["x86_64-unknown-linux-gnu"], triple="aarch64-unknown-linux-gnu",
+    arm = replace(targets["x86_64-unknown-linux-gnu"], triple="armv9-test-linux-gnu",
                   host_platforms=("linux_aarch64",))  # fmt: skip
     targets[arm.triple] = arm
     runners = {"linux_x86_64": "ubuntu-24.04", "linux_aarch64": None}
@@ -88,7 +91,7 @@ def test_a_target_without_a_runner_label_is_left_out() -> None:
     )
     text = ci_matrix.render(matrix, ci_matrix.load_skeleton())
     assert {t for t, _, _ in _builds(yaml.safe_load(text))} == set(load_targets())
-    assert "aarch64-unknown-linux-gnu (linux_aarch64)" in text.split("\nname:")[0]
+    assert "armv9-test-linux-gnu (linux_aarch64)" in text.split("\nname:")[0]
     # Given a label, it is built there.
     labelled = ci_matrix.plan_matrix(
         targets, load_registry().python_versions(), valid_choices(),

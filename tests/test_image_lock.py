@@ -367,7 +367,7 @@ def fake_debootstrap(monkeypatch):
     """debootstrap that makes a rootfs whose dpkg status lists the packages in ``state``."""
     state: dict[str, tuple[DebianPackage, ...]] = {"packages": BASE}
 
-    def debootstrap(spec, rootfs: Path, logfile: Path) -> None:
+    def debootstrap(spec, rootfs: Path, logfile: Path):
         status = rootfs / "var/lib/dpkg/status"
         status.parent.mkdir(parents=True)
         (rootfs / "usr/include").mkdir(parents=True)
@@ -379,6 +379,7 @@ def fake_debootstrap(monkeypatch):
             )
             + "\n"
         )
+        return images.parse_dpkg_status(status.read_text())
 
     monkeypatch.setattr(images, "_debootstrap", debootstrap)
     return state

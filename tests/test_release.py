@@ -114,7 +114,7 @@ def test_parse_archive_name_inverts_archive_name(flavor: str) -> None:
     "name",
     [
         f"cpython-3.13.15+{TAG}-{TRIPLE}-pgo+lto-install_only.tar.gz",  # never spelled out
-        f"cpython-3.13.15+{TAG}-aarch64-unknown-linux-gnu-install_only.tar.gz",
+        f"cpython-3.13.15+{TAG}-mips64-unknown-linux-gnuabi64-install_only.tar.gz",
         f"cpython-3.13.15-{TRIPLE}-noopt-full.tar.zst",
         f"cpython-3.13.15+{TAG}-{TRIPLE}-fast-full.tar.zst",
         f"cpython-3.13.15+{TAG}-{TRIPLE}-full.tar.zst",
@@ -268,7 +268,7 @@ def _damage(tmp: Path, case: str) -> tuple[list[str], str]:
         write_sha256sums(b, [names["install_only"]])
         return [str(b)], "two different builds claim the same file and uv download slot"
     if case == "name does not parse":
-        bad = f"cpython-3.13.15+{TAG}-aarch64-unknown-linux-gnu-install_only.tar.gz"
+        bad = f"cpython-3.13.15+{TAG}-mips64-unknown-linux-gnuabi64-install_only.tar.gz"
         (a / bad).write_bytes(b"x")
         write_sha256sums(a, [bad])
         return [], "names no known target"

@@ -8,13 +8,15 @@ import shutil
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .. import log
+from ..emulation import ensure_emulation
 from ..errors import ArgumentParser, UsageError, run_command
-from ..paths import ROOT
+from ..paths import ROOT, default_cache_dir
 from .distribution import Distribution, extract, inspect_archive
+from .emulated import check_architecture, emulated_subset, emulation_for
 from .exclusions import Exclusion, exclusions_for, load_exclusions
 from .regrtest import RegrtestSettings, run_regrtest
 from .results import SKIPPED, CaseResult, Tally, summary_line, write_junit
@@ -64,6 +66,14 @@ def _parser() -> argparse.ArgumentParser:
         help="run the smoke tests in a bare Debian SUITE "
         "container (e.g. bullseye, trixie) instead of on this machine; repeatable",
     )
+    parser.add_argument(
+        "--tests",
+        nargs="+",
+        default=[],
+        metavar="MODULE",
+        help="with --regrtest, run only these test modules (default: all; for a target run "
+        "under emulation, the subset in resources/testdist/emulated-tests.yml)",
+    )
     parser.add_argument("--junit-xml", type=Path, help="JUnit file (default: OUTPUT/junit.xml)")
     parser.add_argument(
         "--output",
@@ -106,7 +116,7 @@ def parse_args(argv: list[str]) -> TestDistConfig:
         containers=tuple(dict.fromkeys(check_suite_name(s) for s in ns.containers)),
         output_dir=ns.output_dir,
         junit_xml=ns.junit_xml,
-        settings=RegrtestSettings(jobs=ns.jobs, timeout=ns.timeout),
+        settings=RegrtestSettings(jobs=ns.jobs, timeout=ns.timeout, selection=tuple(ns.tests)),
         keep_work=ns.keep_work,
     )
 
@@ -141,23 +151,31 @@ def _run_checks(
 
         # One extraction serves every container (they receive a copy as a tar stream).
         install = extract(dist, work / "extracted")
+        target = check_architecture(dist.target, install / "bin" / "python3")
+        if target.emulator:  # the container's programs run under the host's qemu-user
+            ensure_emulation(target.emulator, output / "logs")
         engine = connect()
         try:
             for suite in config.containers:
                 cases += run_smoke_in_container(
-                    engine, suite, install, metadata_file, work, output / "logs"
-                )
+                    engine, suite, install, metadata_file, work, output / "logs",
+                    arch=target.debian_arch,
+                )  # fmt: skip
         finally:
             engine.close()
         return cases
     # Smoke tests run from a path with a space, like a user's "My Programs".
     extract(dist, work / "smoke dir")
+    target = check_architecture(dist.target, dist.python(work / "smoke dir"))
+    emulation = emulation_for(target, default_cache_dir(), output / "logs")
+    extra_env = emulation.env if emulation else {}
     with log.step(f"smoke tests of {dist.label}"):
         cases += run_smoke_on_host(
             dist.python(work / "smoke dir"),
             metadata_file,
             work / "smoke-results.json",
             output / "smoke.log",
+            extra_env,
         )
     if config.regrtest:
         # The suite runs from a plain path: its own tests of quoting are not what is tested here.
@@ -167,9 +185,15 @@ def _run_checks(
             f"regression suite: {len(exclusions)} exclusions for {dist.python_minor} "
             f"{dist.target} {dist.options}; log: {output / 'regrtest.log'}"
         )
+        settings = config.settings
+        if emulation is not None:
+            selection = settings.selection or emulated_subset(dist.python_minor)
+            settings = replace(settings, selection=selection, env=tuple(extra_env.items()))
+            log.info(f"regression suite under qemu-{emulation.emulator}: {len(selection)} "
+                     f"test modules ({', '.join(selection)})")  # fmt: skip
         started = time.monotonic()
         cases += run_regrtest(
-            dist.python(regrtest_dir), exclusions, config.settings, work, output / "regrtest.log"
+            dist.python(regrtest_dir), exclusions, settings, work, output / "regrtest.log"
         )
         log.info(f"regression suite: {log.format_seconds(time.monotonic() - started)}")
     return cases

@@ -15,7 +15,7 @@ from .. import log
 from ..containers import ContainerRun, run_in_container
 from ..engine import Engine
 from ..errors import BuildError, UsageError
-from ..images import ensure_rootfs_image, runtime_rootfs_spec
+from ..images import HOST_DEBIAN_ARCH, ensure_rootfs_image, runtime_rootfs_spec
 from .results import CaseResult
 from .smoke import SMOKE_SCRIPT, parse_smoke_results
 
@@ -44,9 +44,17 @@ def _tree_tar(install_dir: Path, dest: Path) -> Path:
 
 
 def run_smoke_in_container(
-    engine: Engine, suite: str, install_dir: Path, metadata_file: Path, work: Path, logs: Path
+    engine: Engine,
+    suite: str,
+    install_dir: Path,
+    metadata_file: Path,
+    work: Path,
+    logs: Path,
+    arch: str = HOST_DEBIAN_ARCH,
 ) -> list[CaseResult]:
-    image = ensure_rootfs_image(engine, runtime_rootfs_spec(suite), logs)
+    """The smoke tests in a bare ``suite`` system of Debian architecture ``arch`` (another
+    CPU's runs under the host's qemu-user, which the caller has registered)."""
+    image = ensure_rootfs_image(engine, runtime_rootfs_spec(suite, arch=arch), logs)
     python = f"/{DIST_DIR}/bin/python3"
     run = ContainerRun(
         image=image,

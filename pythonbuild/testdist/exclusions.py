@@ -118,10 +118,14 @@ def exclusions_for(
     return [e for e in table.get(python_minor, []) if e.applies_to(target, options)]
 
 
-def regrtest_arguments(exclusions: list[Exclusion], ignore_file: Path) -> list[str]:
+def regrtest_arguments(
+    exclusions: list[Exclusion], ignore_file: Path, selection: tuple[str, ...] = ()
+) -> list[str]:
     """regrtest options that apply ``exclusions``; writes ``ignore_file`` when there are cases.
 
-    ``-x`` turns *every* positional argument into an exclusion, so these must come last.
+    With a ``selection`` of test modules, only those run (less the excluded modules); without
+    one, the whole suite less the exclusions. ``-x`` turns *every* positional argument into an
+    exclusion, so these must come last.
     """
     args: list[str] = []
     cases = sorted({e.test for e in exclusions if e.kind == "case"})
@@ -129,6 +133,8 @@ def regrtest_arguments(exclusions: list[Exclusion], ignore_file: Path) -> list[s
         ignore_file.write_text("".join(f"{case}\n" for case in cases))
         args += ["--ignorefile", str(ignore_file)]
     modules = sorted({e.test for e in exclusions if e.kind == "module"})
+    if selection:
+        return args + [name for name in selection if name not in modules]
     if modules:
         args += ["-x", *modules]
     return args

@@ -28,6 +28,9 @@ class RegrtestSettings:
     jobs: int = 2
     timeout: int = 900  # seconds per test file; the slowest file takes ~3 minutes on 2 cores
     nice: int = 10
+    selection: tuple[str, ...] = ()  # test modules to run; empty: the whole suite
+    # Variables the interpreter's processes need besides the fixed ones (QEMU_LD_PREFIX).
+    env: tuple[tuple[str, str], ...] = ()
 
 
 def regrtest_command(
@@ -65,13 +68,17 @@ def run_regrtest(
     tmp.mkdir(parents=True, exist_ok=True)
     junit = work / "regrtest-junit.xml"
     cmd = regrtest_command(
-        python, settings, junit, regrtest_arguments(exclusions, work / "ignore.txt")
+        python,
+        settings,
+        junit,
+        regrtest_arguments(exclusions, work / "ignore.txt", settings.selection),
     )
     env = {
         "PATH": "/usr/bin:/bin",
         "LANG": "C.UTF-8",
         "TMPDIR": str(tmp),
         "HOME": os.environ.get("HOME", str(tmp)),
+        **dict(settings.env),
     }
     status, output = stream_process(cmd, env, tmp, log_file)
     cases = read_regrtest_junit(junit) if junit.exists() else []

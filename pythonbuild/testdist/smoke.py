@@ -39,7 +39,11 @@ def parse_smoke_results(text: str, suite: str, source: str) -> list[CaseResult]:
 
 
 def run_smoke_on_host(
-    python: Path, metadata_file: Path, results: Path, log_file: Path
+    python: Path,
+    metadata_file: Path,
+    results: Path,
+    log_file: Path,
+    extra_env: dict[str, str] | None = None,
 ) -> list[CaseResult]:
     """Run every smoke check with ``python``; its progress goes to the console and ``log_file``."""
     cmd = [
@@ -55,6 +59,7 @@ def run_smoke_on_host(
         str(results.parent),
     ]
     env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": str(results.parent)}
+    env.update(extra_env or {})
     status, _ = stream_process(cmd, env, "/", log_file, echo_prefix="  ")
     if status != 0 or not results.exists():
         raise BuildError(

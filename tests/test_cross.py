@@ -1,0 +1,103 @@
+"""Targets of another CPU: their data, images, build flags, emulation and architecture checks."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from pythonbuild import emulation, images
+from pythonbuild.errors import BuildError, UsageError
+from pythonbuild.image_lock import read_lock
+from pythonbuild.targets import get_target, load_targets
+from pythonbuild.testdist.emulated import check_architecture, emulated_subset
+from pythonbuild.testdist.exclusions import Exclusion, regrtest_arguments
+
+ARM = get_target("aarch64-unknown-linux-gnu")
+X86 = get_target("x86_64-unknown-linux-gnu")
+
+
+def test_only_targets_of_another_cpu_are_foreign() -> None:
+    assert ARM.foreign and ARM.emulator == "aarch64" and ARM.debian_arch == "arm64"
+    assert [t for t, target in load_targets().items() if target.foreign] == [ARM.triple]
+    assert ARM.needed_libraries[0] == "ld-linux-aarch64.so.1"
+
+
+def test_a_foreign_sysroot_has_its_own_lock_section_and_tag() -> None:
+    lock = read_lock()
+    _, arm_sysroot = images.rootfs_specs(ARM, lock)
+    _, x86_sysroot = images.rootfs_specs(X86, lock)
+    assert arm_sysroot.section == "sysroot-bullseye-arm64"
+    assert x86_sysroot.section == "sysroot-bullseye"  # unchanged: x86 image tags stay valid
+    assert arm_sysroot.tag.startswith("standalone-python/sysroot-bullseye-arm64:")
+    assert arm_sysroot.input_hash() != x86_sysroot.input_hash()
+    assert {p.architecture for p in arm_sysroot.locked or ()} <= {"arm64", "all"}
+
+
+def test_the_foreign_build_image_names_this_machines_compiler() -> None:
+    arm = images.planned_build_image(ARM).dockerfile
+    x86 = images.planned_build_image(X86).dockerfile
+    assert "--target=aarch64-linux-gnu --sysroot=/sysroot" in arm
+    assert "ENV BUILD_CC=clang-19 CC_FOR_BUILD=clang-19 QEMU_LD_PREFIX=/sysroot" in arm
+    assert "BUILD_CC" not in x86 and "QEMU_LD_PREFIX" not in x86
+
+
+def test_every_autoconf_library_script_passes_the_host_arguments() -> None:
+    scripts = Path(images.UNIX_DIR).glob("build-*.sh")
+    for script in scripts:
+        if script.name in ("build-cpython.sh", "build-python.sh", "build-zlib.sh"):
+            continue  # CPython passes --host itself; zlib's configure is not autoconf's
+        for line in script.read_text().splitlines():
+            if line.startswith("./configure"):
+                assert '"${configure_host_args[@]}"' in line, script.name
+
+
+def _binfmt(tmp_path: Path, flags: str, enabled: bool = True) -> Path:
+    (tmp_path / "qemu-aarch64").write_text(
+        ("enabled" if enabled else "disabled")
+        + f"\ninterpreter /usr/libexec/qemu-binfmt/aarch64-binfmt-P\nflags: {flags}\n"
+    )
+    return tmp_path
+
+
+def test_a_registered_emulator_with_the_f_flag_is_used_as_it_is(tmp_path) -> None:
+    binfmt = _binfmt(tmp_path, "POF")
+    assert emulation.registered_flags("aarch64", binfmt) == "POF"
+    emulation.ensure_emulation("aarch64", tmp_path, binfmt)  # nothing to do, no error
+
+
+def test_an_emulator_without_the_f_flag_is_refused_with_the_fix(tmp_path) -> None:
+    binfmt = _binfmt(tmp_path, "P")
+    with pytest.raises(BuildError, match="without the F flag") as info:
+        emulation.ensure_emulation("aarch64", tmp_path, binfmt)
+    assert "\n" not in str(info.value)
+
+
+def test_a_disabled_entry_counts_as_missing(tmp_path) -> None:
+    assert emulation.registered_flags("aarch64", _binfmt(tmp_path, "POF", enabled=False)) is None
+    assert emulation.registered_flags("riscv64", tmp_path) is None
+
+
+def test_a_wrong_architecture_interpreter_is_one_line(tmp_path) -> None:
+    python = tmp_path / "python3"
+    python.symlink_to(Path(sys.executable).resolve())  # this machine's x86_64 interpreter
+    with pytest.raises(UsageError) as info:
+        check_architecture(ARM.triple, python)
+    message = str(info.value)
+    assert "EM_X86_64 ELF64, not EM_AARCH64 ELF64" in message and "\n" not in message
+    assert check_architecture(X86.triple, python) == X86
+    (tmp_path / "script").write_text("#!/bin/sh\n")
+    with pytest.raises(UsageError, match="not an ELF file"):
+        check_architecture(X86.triple, tmp_path / "script")
+
+
+def test_the_emulated_subset_runs_named_modules_less_excluded_ones(tmp_path) -> None:
+    subset = emulated_subset("3.13")
+    assert "test_ctypes" in subset and "test_struct" in subset
+    exclusions = [
+        Exclusion("module", "test_ctypes", "r", "*"),
+        Exclusion("case", "test.test_os.X.test_y", "r", "*"),
+    ]
+    args = regrtest_arguments(exclusions, tmp_path / "ignore", ("test_ctypes", "test_os"))
+    assert args == ["--ignorefile", str(tmp_path / "ignore"), "test_os"]  # no -x: a selection

@@ -77,7 +77,11 @@ run_build_python_as() {
     mkdir -p "${BUILD_PYTHON_DIR}/bin"
     cp "${BUILD_PYTHON}" "${BUILD_PYTHON_DIR}/bin/python3"
     sysconfigdata=$(ls "${install}"/lib/python3*/_sysconfigdata_*.py)
+    # The data's name as well as its directory: for another CPU it carries the target's multiarch
+    # (_sysconfigdata__linux_aarch64-linux-gnu), not the one this interpreter would look for.
+    sysconfigdata=${sysconfigdata%.py}
     PYTHONHOME="${install}" _PYTHON_SYSCONFIGDATA_PATH="${sysconfigdata%/*}" \
+        _PYTHON_SYSCONFIGDATA_NAME="${sysconfigdata##*/}" \
         "${BUILD_PYTHON_DIR}/bin/python3" "$@"
 }
 

@@ -45,12 +45,19 @@ def suffixes():
             "debug_bytecode": list(
                 getattr(importlib.machinery, "DEBUG_BYTECODE_SUFFIXES", bytecode)
             ),
-            "extension": list(importlib.machinery.EXTENSION_SUFFIXES),
+            "extension": extension_suffixes(),
             "optimized_bytecode": list(
                 getattr(importlib.machinery, "OPTIMIZED_BYTECODE_SUFFIXES", bytecode)
             ),
             "source": list(importlib.machinery.SOURCE_SUFFIXES),
         }
+
+
+def extension_suffixes():
+    """The target's suffixes: a build interpreter for another CPU has its own multiarch in them."""
+    ours = getattr(sys.implementation, "_multiarch", "")
+    target = sysconfig.get_config_var("MULTIARCH") or ours
+    return [s.replace(ours, target) if ours else s for s in importlib.machinery.EXTENSION_SUFFIXES]
 
 
 def is_test_dir(name):
@@ -122,6 +129,11 @@ def collect(builtin_modules=None):
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--builtin-modules-from"]:
+        # A cross build records the target's platform tag (linux-aarch64) in its Makefile;
+        # sysconfig.get_platform() answers with it when told through the environment.
+        host_platform = sysconfig.get_config_var("_PYTHON_HOST_PLATFORM")
+        if host_platform:
+            os.environ["_PYTHON_HOST_PLATFORM"] = host_platform
         facts = collect(inittab_names(sys.argv[2]))
     else:
         facts = collect()

@@ -319,7 +319,7 @@ def test_damaged_real_archive(build, tmp_path, capsys, damage):
     [
         ("remove", "no python/PYTHON.json"),
         ("version", "unknown PYTHON.json format version '9'"),
-        ("target", "unknown target 'aarch64-unknown-linux-gnu'"),
+        ("target", "unknown target 'mips64-unknown-linux-gnuabi64'"),
     ],
 )
 def test_bad_document_in_real_archive(base, doc, tmp_path, capsys, change, message):
@@ -329,7 +329,7 @@ def test_bad_document_in_real_archive(base, doc, tmp_path, capsys, change, messa
         (root / "PYTHON.json").write_text(json.dumps({**doc, "version": "9"}))
     elif change == "target":
         (root / "PYTHON.json").write_text(
-            json.dumps({**doc, "target_triple": "aarch64-unknown-linux-gnu"})
+            json.dumps({**doc, "target_triple": "mips64-unknown-linux-gnuabi64"})
         )
     archive = _repack(root, tmp_path / "bad-full.tar.zst")
     assert message in _error_line(capsys, str(archive))

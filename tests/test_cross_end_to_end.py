@@ -1,0 +1,75 @@
+"""End to end for a target of another CPU: aarch64 noopt cross-built here, validated, and run
+under qemu-user (slow, opt-in: ./run-tests --cross; the libraries are cached after a first run)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from pythonbuild.archive import extract_archive
+from pythonbuild.elf import read_elf, scan_tree
+
+ROOT = Path(__file__).resolve().parent.parent
+TARGET = os.environ.get("STANDALONE_PYTHON_E2E_CROSS_TARGET", "aarch64-unknown-linux-gnu")
+# A few regression-suite modules that exercise the ABI (ctypes/libffi, struct), the bundled
+# OpenSSL's assembly and the target's libc; test-dist's default subset is larger.
+REGRTEST_MODULES = ["test_ctypes", "test_struct", "test_hashlib", "test_math", "test_zlib"]
+
+pytestmark = [pytest.mark.slow, pytest.mark.cross]
+
+
+def _run(*args: str | Path) -> tuple[subprocess.CompletedProcess, float]:
+    started = time.monotonic()
+    result = subprocess.run([str(a) for a in args], capture_output=True, text=True, check=False)
+    sys.stdout.write(result.stdout)
+    sys.stderr.write(result.stderr)
+    return result, time.monotonic() - started
+
+
+@pytest.fixture(scope="module")
+def cross_full(tmp_path_factory) -> Path:
+    dist = tmp_path_factory.mktemp("cross-dist")
+    result, elapsed = _run(
+        ROOT / "build-linux.py", "--target", TARGET, "--python", "3.13", "--options", "noopt",
+        "--dist", dist,
+    )  # fmt: skip
+    assert result.returncode == 0, f"cross build failed:\n{result.stderr[-4000:]}"
+    print(f"{TARGET} noopt build: {elapsed:.0f}s")
+    return next(dist.glob(f"cpython-3.13.*-{TARGET}-noopt-full.tar.zst"))
+
+
+def test_every_elf_file_is_for_the_target_and_needs_only_its_libc(cross_full, tmp_path):
+    extract_archive(cross_full, tmp_path)
+    metadata = json.loads((tmp_path / "python" / "PYTHON.json").read_text())
+    assert metadata["target_triple"] == TARGET
+    infos = scan_tree(tmp_path / "python" / "install")
+    assert infos and {(i.machine, i.elfclass) for i in infos} == {("EM_AARCH64", 64)}
+    python = read_elf(tmp_path / "python" / "install" / "bin" / "python3.13")
+    assert "ld-linux-aarch64.so.1" in python.needed
+    newest = max(tuple(map(int, v.split("."))) for v in python.glibc_versions)
+    assert newest <= (2, 31), newest
+
+
+def test_validate_passes(cross_full):
+    result, _ = _run(sys.executable, "-m", "pythonbuild", "validate", cross_full)
+    assert result.returncode == 0, result.stdout[-3000:]
+
+
+def test_smoke_and_a_regrtest_subset_pass_under_emulation(cross_full, tmp_path):
+    result, elapsed = _run(
+        sys.executable, "-m", "pythonbuild", "test-dist", cross_full, "--regrtest",
+        "--tests", *REGRTEST_MODULES, "--output", tmp_path,
+    )  # fmt: skip
+    print(f"test-dist under qemu: {elapsed:.0f}s")
+    assert result.returncode == 0, result.stdout[-4000:]
+    assert "qemu-aarch64" in result.stdout
+    summary = result.stdout.strip().splitlines()[-1]
+    passed = re.search(r": (\d+) passed, 0 failed", summary)
+    assert passed and int(passed.group(1)) > 0, summary

@@ -369,10 +369,19 @@ def build_pins(target: Target, locked: Packages) -> dict[str, str]:
     return {name: versions[name] for name in BUILD_PACKAGES}
 
 
+def build_image_name(target: Target) -> str:
+    """``<prefix>/<image>-<GNU triple>-<sysroot suite>``: what the image holds, not the target.
+
+    Targets that differ only in flags (x86_64 and its _vN levels) render the same Dockerfile and
+    so share one image (about 1.3 GB each) instead of one copy per target.
+    """
+    return f"{IMAGE_PREFIX}/{target.image}-{target.gnu_triple}-{target.sysroot}"
+
+
 def build_image_tag(target: Target, dockerfile: str, locked: Packages | None = None) -> str:
-    """``<prefix>/<image>-<triple>:<hash of the Dockerfile and the image's lock section>``."""
+    """``build_image_name``, tagged with the hash of the Dockerfile and its lock section."""
     text = dockerfile if locked is None else f"{dockerfile}\n# lock\n{format_section(locked)}"
-    return f"{IMAGE_PREFIX}/{target.image}-{target.triple}:{_short_hash(text)}"
+    return f"{build_image_name(target)}:{_short_hash(text)}"
 
 
 def rootfs_specs(target: Target, lock: ImageLock | None) -> tuple[RootfsSpec, RootfsSpec]:
@@ -423,7 +432,7 @@ def ensure_build_image(
     sysroot = ensure_rootfs_image(engine, sysroot_spec, logs, records, target.triple)
     image = _build_image(target, lock, base, sysroot)
     if not image_exists(engine, image.tag):
-        logfile = logs / f"image-{target.image}-{target.triple}.log"
+        logfile = logs / f"image-{build_image_name(target).rsplit('/', 1)[1]}.log"
         with log.step(f"build image {image.tag}"):
             installed = _make_checked_build_image(engine, target, lock, image, logfile)
         if records is not None:

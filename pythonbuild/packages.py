@@ -51,6 +51,8 @@ def _step_env(plan: BuildPlan, step: Step, jobs: int) -> dict[str, str]:
     request = plan.request
     env = {
         "PACKAGE": step.name,
+        # Not in the image, which targets of the same CPU and sysroot share.
+        "TARGET_TRIPLE": request.target.triple,
         "VERSION": step.source.version,
         "SOURCE": f"/inputs/{step.source.filename}",
         "STRIP_COMPONENTS": str(step.source.strip_components),

@@ -17,8 +17,8 @@ from pythonbuild.targets import get_target
 TARGET = get_target("x86_64-unknown-linux-gnu")
 
 
-def _plan(image="img:1", epoch=1_700_000_000):
-    request = plan.BuildRequest(TARGET, "3.13", BuildOptions(), "20231114", epoch)
+def _plan(image="img:1", epoch=1_700_000_000, target=TARGET):
+    request = plan.BuildRequest(target, "3.13", BuildOptions(), "20231114", epoch)
     return plan.make_plan(request, load_registry(), image)
 
 
@@ -55,7 +55,7 @@ def test_dependency_change_propagates(monkeypatch, tmp_path):
 
 def test_build_dockerfile_renders_toolchain_and_sysroot():
     text = images.render_build_dockerfile(TARGET, "base:1", "sysroot:1")
-    assert text.startswith("# Build image for x86_64-unknown-linux-gnu")
+    assert text.startswith("# Build image for x86_64-linux-gnu code")
     assert "FROM base:1" in text and "COPY --from=sysroot:1 / /sysroot/" in text
     for package in ("clang-19", "lld-19", "llvm-19", "make", "perl", "patchelf"):
         assert package in text
@@ -70,6 +70,23 @@ def test_image_tags_follow_inputs():
     spec = images.RootfsSpec("bullseye", include=("libc6-dev",), keep=("usr",))
     assert spec.tag.startswith("standalone-python/sysroot-bullseye:")
     assert spec.tag != replace(spec, include=("libc6-dev", "linux-libc-dev")).tag
+
+
+def test_targets_of_one_cpu_and_sysroot_share_one_build_image():
+    """x86_64 and its _vN levels differ only in flags: one image (about 1.3 GB), not four."""
+    from pythonbuild.packages import _step_env
+
+    levels = ["x86_64-unknown-linux-gnu"] + [f"x86_64_v{n}-unknown-linux-gnu" for n in (2, 3, 4)]
+    tags = {images.planned_build_image(get_target(t)).tag for t in levels}
+    assert len(tags) == 1
+    assert tags.pop().startswith("standalone-python/build-x86_64-linux-gnu-bullseye:")
+    arm = images.planned_build_image(get_target("aarch64-unknown-linux-gnu")).tag
+    assert arm.startswith("standalone-python/build-aarch64-linux-gnu-bullseye:")
+    # The step's environment still says which target the build is for.
+    v3 = _plan(target=get_target("x86_64_v3-unknown-linux-gnu"))
+    env = _step_env(v3, v3.step("zlib"), 2)
+    assert env["TARGET_TRIPLE"] == "x86_64_v3-unknown-linux-gnu"
+    assert "-march=x86-64-v3" in env["TARGET_CFLAGS"]
 
 
 def test_sysroot_symlinks_become_relative(tmp_path):

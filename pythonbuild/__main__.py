@@ -25,6 +25,8 @@ SUBCOMMANDS = {
                 "collect builds into a release: SHA256SUMS, uv downloads list, notes"),
     "lock-images": ("pythonbuild.lock_images", "requirements.txt", "build",
                     "remake the images from the Debian mirror, write cpython-unix/image-packages.lock"),
+    "cache": ("pythonbuild.cache.cli", "requirements.txt", "build",
+              "what the project keeps on this machine, and pruning it (docs/cache.md)"),
     "ci-matrix": ("pythonbuild.ci_matrix", "requirements.txt", "build",
                   "write .github/workflows/build.yml from the targets and options (--check)"),
 }  # fmt: skip

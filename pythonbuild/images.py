@@ -246,6 +246,11 @@ def bootstrapped_rootfs(
         yield rootfs, _debootstrap(spec, rootfs, logfile)
 
 
+def rootfs_dir_name(tag: str) -> str:
+    """The directory name under ``<cache>/rootfs`` of the system whose image tag is ``tag``."""
+    return tag.replace("/", "_").replace(":", "-")
+
+
 def runtime_rootfs_dir(spec: RootfsSpec, cache_dir: Path, logs: Path) -> Path:
     """A directory holding ``spec``'s whole system, made once and kept in ``cache_dir``.
 
@@ -253,7 +258,7 @@ def runtime_rootfs_dir(spec: RootfsSpec, cache_dir: Path, logs: Path) -> Path:
     libraries it provides (``QEMU_LD_PREFIX``). Made in a temporary directory beside it and
     renamed into place: a directory of that name is always complete.
     """
-    final = cache_dir / "rootfs" / spec.tag.replace("/", "_").replace(":", "-")
+    final = cache_dir / "rootfs" / rootfs_dir_name(spec.tag)
     if final.is_dir():
         return final
     final.parent.mkdir(parents=True, exist_ok=True)

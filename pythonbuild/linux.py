@@ -10,18 +10,25 @@ from . import engine as engine_mod
 from . import log
 from .archive import write_sha256sums
 from .assemble import assemble_distribution
+from .cache import leases
 from .cli_linux import LinuxBuildConfig
 from .cpu import host_cpu_flags, missing_cpu_flags
 from .errors import BuildError
 from .fetch import default_mirrors, fetch_source
 from .image_lock import ImageLock, read_lock
-from .images import ensure_build_image, planned_build_image, recorded_image_packages
+from .images import (
+    ensure_build_image,
+    planned_build_image,
+    recorded_image_packages,
+    rootfs_specs,
+)
 from .packages import Workspace, run_step
 from .paths import ROOT
 from .pgo_profile import bundle_name, export_profiles
-from .plan import BuildPlan, BuildRequest, Step, cpython_build_epoch, make_plan, release_tag
-from .registry import load_registry
-from .sbom_images import record_image_packages, record_path, records_dir
+from .plan import BuildPlan, BuildRequest, Step, build_epochs, make_plan
+from .registry import Registry, load_registry
+from .sbom_images import RECORDS_DIR, record_image_packages, record_path, records_dir
+from .sizes import format_size, parse_size
 
 
 def steps_to_build(plan: BuildPlan, libraries_only: bool) -> list[Step]:
@@ -114,12 +121,9 @@ def _target_code_runs_here(config: LinuxBuildConfig) -> bool:
 
 def build_linux(config: LinuxBuildConfig) -> None:
     started = time.monotonic()
-    tag, epoch = release_tag()
+    tag, epoch, build_epoch = build_epochs()
     if config.tag:
         tag = config.tag
-    build_epoch = cpython_build_epoch()
-    if os.environ.get("SOURCE_DATE_EPOCH"):
-        epoch = build_epoch = int(os.environ["SOURCE_DATE_EPOCH"])
     request = BuildRequest(
         config.target, config.python, config.options, tag, epoch, build_epoch, config.pgo_profile,
         # Only the CPython step runs target code; a library-only run needs no such check.
@@ -141,6 +145,36 @@ def build_linux(config: LinuxBuildConfig) -> None:
     # image tag and the images made must agree.
     lock = read_lock()
     plan = make_plan(request, registry, planned_build_image(config.target, lock).tag)
+    work_dir = ROOT / "build" / "assemble" / run_name
+    # Held for the whole build: a `cache prune` beside it never removes what it uses.
+    with leases.held(config.cache_dir, lease_ids(plan, lock, work_dir)):
+        _build_planned(config, plan, lock, registry, workspace, work_dir)
+        log.info(f"finished in {log.format_seconds(time.monotonic() - started)}")
+        if limit := cache_limit():
+            prune_to_limit(config, limit)
+
+
+def lease_ids(plan: BuildPlan, lock: ImageLock, work_dir: Path) -> list[str]:
+    """The cache entries a build of ``plan`` reads or makes (ids of ``cache.leases``)."""
+    images = [plan.image_tag, *(spec.tag for spec in rootfs_specs(plan.request.target, lock))]
+    sources = [s.source for s in plan.steps] + [b for s in plan.steps for b in s.build_sources]
+    return [
+        *(f"artifacts/{step.artifact_name}" for step in plan.steps),
+        *(f"sources/{source.filename}" for source in sources),
+        *(leases.image_id(tag) for tag in images),
+        *(f"{RECORDS_DIR}/{record_path(Path(), tag).name}" for tag in images),
+        f"work:{work_dir}",
+    ]
+
+
+def _build_planned(
+    config: LinuxBuildConfig,
+    plan: BuildPlan,
+    lock: ImageLock,
+    registry: Registry,
+    workspace: Workspace,
+    work_dir: Path,
+) -> None:
     steps = steps_to_build(plan, config.libraries_only)
     missing = [s for s in steps if not (workspace.artifacts / s.artifact_name).exists()]
     mirrors = default_mirrors(config.source_dir)
@@ -161,10 +195,8 @@ def build_linux(config: LinuxBuildConfig) -> None:
         if not record_path(records_dir(config.cache_dir), plan.image_tag).is_file():
             _record_build_image(config, plan.image_tag)
     if config.libraries_only:
-        log.info(
-            f"libraries of {config.target.triple} for Python {config.python} are in "
-            f"{workspace.artifacts}; finished in {log.format_seconds(time.monotonic() - started)}"
-        )
+        log.info(f"libraries of {config.target.triple} for Python {config.python} are in "
+                 f"{workspace.artifacts}")  # fmt: skip
         return
     artifacts = {step.name: workspace.artifacts / step.artifact_name for step in plan.steps}
 
@@ -175,7 +207,7 @@ def build_linux(config: LinuxBuildConfig) -> None:
             cpython_artifact=artifacts["cpython"],
             tarballs=tarballs,
             dist_dir=config.dist_dir,
-            work_dir=ROOT / "build" / "assemble" / run_name,
+            work_dir=work_dir,
             image_packages=recorded_image_packages(
                 config.target, records_dir(config.cache_dir), lock
             ),
@@ -186,7 +218,7 @@ def build_linux(config: LinuxBuildConfig) -> None:
             artifacts["cpython"],
             config.pgo_profile,
             config.dist_dir / bundle_name(outputs[0].name),
-            epoch,
+            plan.request.source_date_epoch,
         )
         if config.options.pgo
         else None
@@ -204,6 +236,23 @@ def build_linux(config: LinuxBuildConfig) -> None:
             # A finding fails the build; each is printed as one line first.
             validate_or_fail(
                 outputs[0], config.target.triple, report=log.info,
-                stamp=ROOT / "build" / "assemble" / run_name / "validated",
+                stamp=work_dir / "validated",
             )  # fmt: skip
-    log.info(f"finished in {log.format_seconds(time.monotonic() - started)}")
+
+
+def cache_limit() -> int | None:
+    """``STANDALONE_PYTHON_CACHE_MAX`` (e.g. ``40G``): prune to that size after each build."""
+    text = os.environ.get("STANDALONE_PYTHON_CACHE_MAX", "").strip()
+    return parse_size(text) if text else None
+
+
+def prune_to_limit(config: LinuxBuildConfig, limit: int) -> None:
+    """Evict least recently used cache entries (stale first) down to ``limit``; this build's
+    own entries are held, so they stay even when the cache is still larger afterwards."""
+    from .cache.cli import prune_quietly
+
+    with log.step(f"prune the cache to STANDALONE_PYTHON_CACHE_MAX={format_size(limit)}"):
+        freed, left = prune_quietly(
+            config.cache_dir, limit, config.allow_private_engine, config.keep_engine
+        )
+        log.info(f"freed {format_size(freed)}; {format_size(left)} left")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import subprocess
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -230,6 +231,17 @@ def cpython_build_epoch(root: Path = ROOT) -> int | None:
         return _last_commit_time(root, CPYTHON_BUILD_INPUTS)
     except (subprocess.CalledProcessError, ValueError, FileNotFoundError):
         return None
+
+
+def build_epochs(root: Path = ROOT) -> tuple[str, int, int | None]:
+    """The release tag, the distribution's SOURCE_DATE_EPOCH and the CPython step's (None: the
+    same), as a build of this checkout uses them: a SOURCE_DATE_EPOCH set in the environment
+    overrides both epochs."""
+    tag, epoch = release_tag(root)
+    build_epoch = cpython_build_epoch(root)
+    if os.environ.get("SOURCE_DATE_EPOCH"):
+        epoch = build_epoch = int(os.environ["SOURCE_DATE_EPOCH"])
+    return tag, epoch, build_epoch
 
 
 def release_tag(root: Path = ROOT) -> tuple[str, int]:

@@ -12,9 +12,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .. import log
+from ..cache import leases
 from ..emulation import ensure_emulation
 from ..errors import ArgumentParser, UsageError, run_command
+from ..images import rootfs_dir_name, runtime_rootfs_spec
 from ..paths import ROOT, default_cache_dir
+from ..targets import get_target
 from .distribution import Distribution, extract, inspect_archive
 from .emulated import check_architecture, emulated_subset, emulation_for
 from .exclusions import Exclusion, exclusions_for, load_exclusions
@@ -199,6 +202,19 @@ def _run_checks(
     return cases
 
 
+def _lease_ids(config: TestDistConfig, dist: Distribution, output: Path) -> list[str]:
+    """The cache entries the checks use (``cache.leases``): the output directory, the image of
+    each --in-container system, and the root filesystem another CPU's programs run with."""
+    target = get_target(dist.target)
+    ids = [f"work:{output}"]
+    for suite in config.containers:
+        ids.append(leases.image_id(runtime_rootfs_spec(suite, arch=target.debian_arch).tag))
+    if target.emulator and not config.containers:
+        spec = runtime_rootfs_spec(target.sysroot, arch=target.debian_arch)
+        ids.append(f"rootfs/{rootfs_dir_name(spec.tag)}")
+    return ids
+
+
 def run(config: TestDistConfig) -> int:
     started = time.monotonic()
     dist = inspect_archive(config.archive)
@@ -217,7 +233,9 @@ def run(config: TestDistConfig) -> int:
     junit = config.junit_xml or output / "junit.xml"
     work = Path(tempfile.mkdtemp(prefix="test-dist-"))
     try:
-        cases = _run_checks(config, dist, work, output, exclusions)
+        # Held while the checks run: a `cache prune` beside them leaves their systems alone.
+        with leases.held(default_cache_dir(), _lease_ids(config, dist, output)):
+            cases = _run_checks(config, dist, work, output, exclusions)
     finally:
         if config.keep_work:
             log.info(f"kept the extracted distribution and scratch files in {work}")

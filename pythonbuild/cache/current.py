@@ -1,0 +1,86 @@
+"""What today's checkout refers to: the cache entries a build, test-dist or a cross test of it
+would use. Everything else is stale: made by an older checkout, a lock refresh or a target
+that is gone.
+
+Step artifacts are current when some target, Python and options of targets.yml plans them
+today (the keys are computed, nothing is built); images when today's inputs give their tag.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..image_lock import LOCK_PATH, ImageLock, read_lock
+from ..images import (
+    HOST_DEBIAN_ARCH,
+    IMAGE_PREFIX,
+    planned_build_image,
+    rootfs_dir_name,
+    rootfs_specs,
+    runtime_rootfs_spec,
+)
+from ..options import IMPLEMENTED, parse_options
+from ..plan import BuildRequest, build_epochs, make_plan
+from ..registry import load_registry
+from ..sbom_images import record_path
+from ..targets import load_targets
+
+
+@dataclass
+class CurrentReferences:
+    sources: set[str] = field(default_factory=set)  # file names under <cache>/sources
+    artifacts: dict[str, str] = field(default_factory=dict)  # artifact file name -> target
+    images: set[str] = field(default_factory=set)  # build and sysroot image tags
+    lock: ImageLock | None = None
+
+    def image_is_current(self, tag: str) -> bool:
+        """A build image or sysroot of some target, or a plain system of some suite
+        (``base-<suite>[-<arch>]``: a build's base image, or test-dist's) as made today."""
+        if tag in self.images:
+            return True
+        name = tag.rpartition(":")[0].rpartition("/")[2]
+        if not tag.startswith(f"{IMAGE_PREFIX}/") or not name.startswith("base-"):
+            return False
+        suite, _, arch = name.removeprefix("base-").partition("-")
+        return runtime_rootfs_spec(suite, self.lock, arch or HOST_DEBIAN_ARCH).tag == tag
+
+    def rootfs_is_current(self, dirname: str) -> bool:
+        """A directory under <cache>/rootfs (``rootfs_dir_name`` of its image tag)."""
+        return any(rootfs_dir_name(tag) == dirname for tag in self._candidates(dirname))
+
+    def record_is_current(self, filename: str) -> bool:
+        """A package list under <cache>/images (``record_path`` of its image tag)."""
+        return any(record_path(Path(), tag).name == filename for tag in self._candidates(filename))
+
+    def _candidates(self, name: str) -> list[str]:
+        # Both file names end in "<image name>-<hash>" (and a suffix): rebuild the tag.
+        stem = name.removesuffix(".tsv").removeprefix(f"{IMAGE_PREFIX}_")
+        image, _, digest = stem.rpartition("-")
+        tag = f"{IMAGE_PREFIX}/{image}:{digest}"
+        return [tag] if self.image_is_current(tag) else []
+
+
+def current_references() -> CurrentReferences:
+    """Plan every target x Python x options of targets.yml (with and without a build
+    interpreter) as a build of this checkout would."""
+    registry = load_registry()
+    lock = read_lock() if LOCK_PATH.is_file() else None
+    tag, epoch, build_epoch = build_epochs()
+    refs = CurrentReferences(
+        sources={source.filename for source in registry.sources.values()}, lock=lock
+    )
+    for target in load_targets().values():
+        image = planned_build_image(target, lock).tag
+        refs.images.add(image)
+        refs.images.update(spec.tag for spec in rootfs_specs(target, lock))
+        for python in target.pythons:
+            for name in sorted(IMPLEMENTED):
+                for runs_target_code in (True, False):
+                    request = BuildRequest(
+                        target, python, parse_options(name), tag, epoch, build_epoch,
+                        runs_target_code=runs_target_code,
+                    )  # fmt: skip
+                    for step in make_plan(request, registry, image).steps:
+                        refs.artifacts[step.artifact_name] = target.triple
+    return refs

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from pythonbuild.bootstrap import venv_dir
 from pythonbuild.cache import leases
 from pythonbuild.cache.cli import format_listing, parse_args
 from pythonbuild.cache.current import CurrentReferences, current_references
@@ -266,18 +267,25 @@ def test_bad_arguments_are_one_line(argv, message):
     assert "\n" not in str(info.value)
 
 
-def test_the_command_lists_a_cache_without_an_engine(fake_cache):
-    result = subprocess.run(
-        [sys.executable, "-m", "pythonbuild", "cache", "--no-engine", "--cache-dir", str(fake_cache), "--summary"],
-        cwd=ROOT, capture_output=True, text=True, check=False,
+def _cache_command(*args: str) -> subprocess.CompletedProcess:
+    # In this interpreter (the dev venv has the build venv's packages): a fresh clone would
+    # otherwise print the build venv's creation first.
+    env = {**os.environ, "STANDALONE_PYTHON_BOOTSTRAPPED": str(venv_dir("build"))}
+    return subprocess.run(
+        [sys.executable, "-m", "pythonbuild", "cache", *args],
+        cwd=ROOT, capture_output=True, text=True, check=False, env=env,
     )  # fmt: skip
+
+
+def test_the_command_lists_a_cache_without_an_engine(fake_cache):
+    result = _cache_command("--no-engine", "--cache-dir", str(fake_cache), "--summary")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0].startswith("kind") and any(line.startswith("cpython ") for line in lines)
-    prune = subprocess.run(
-        [sys.executable, "-m", "pythonbuild", "cache", "prune", "--no-engine", "--dry-run", "--cache-dir", str(fake_cache)],
-        cwd=ROOT, capture_output=True, text=True, check=False,
-    )  # fmt: skip
+    kinds = ["--kind", "source", "--kind", "library", "--kind", "cpython", "--kind", "rootfs"]
+    prune = _cache_command(
+        "prune", "--no-engine", "--dry-run", "--cache-dir", str(fake_cache), *kinds
+    )
     assert prune.returncode == 0, prune.stderr
     assert "would remove library openssl-3.5.7-00000000deadbeef.tar" in prune.stdout
     assert prune.stdout.splitlines()[-1].startswith("would remove 4 entries")

@@ -20,7 +20,7 @@ from .. import engine as engine_mod
 from ..errors import ArgumentParser, BuildError, UsageError, run_command
 from ..paths import DEFAULT_DIST, ROOT, default_cache_dir
 from ..sizes import format_size, parse_size
-from . import engine_images
+from . import engine_images, leases
 from .current import current_references
 from .entries import (
     KINDS,
@@ -97,7 +97,8 @@ def _engine(config: CacheConfig) -> Iterator[engine_mod.Engine | None]:
     try:
         yield engine
     finally:
-        engine.close(keep=config.keep_engine)
+        # A build that started meanwhile uses the private engine this command started.
+        engine.close(keep=config.keep_engine or leases.any_held(config.cache_dir))
 
 
 def collect_entries(cache_dir: Path, engine: engine_mod.Engine | None) -> list[CacheEntry]:

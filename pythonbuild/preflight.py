@@ -29,7 +29,8 @@ class Need:
     size: int  # bytes
     what: str  # for people: "2 library steps", "CPython noopt"
     moved_by: str = ""  # the option or variable that puts it on another disk: "--cache-dir"
-    in_cache: bool = False  # in the cache directory, where `cache prune` frees space
+    # Where `cache prune` frees space: the cache, the engine's images, the checkout's build/.
+    prunable: bool = False
 
 
 @dataclass
@@ -52,7 +53,8 @@ class FileSystem:
 def existing_ancestor(path: Path) -> Path:
     """``path`` or its nearest parent that exists: where the disk it would go on is known."""
     path = Path(os.path.abspath(path))
-    while not path.exists() and path != path.parent:
+    # os.path.exists: False, not an exception, below a directory we may not search.
+    while not os.path.exists(path) and path != path.parent:
         path = path.parent
     return path
 
@@ -117,8 +119,8 @@ def shortage_message(
         )
     else:
         needed = f"needs about {format_size(required)} there ({items})"
-    in_cache = any(n.in_cache for n in fs.needs)
-    fix = f"free space with `{PRUNE_COMMAND}`" if in_cache else "free space on it"
+    prunable = any(n.prunable for n in fs.needs)
+    fix = f"free space with `{PRUNE_COMMAND}`" if prunable else "free space on it"
     moved_by = list(dict.fromkeys(n.moved_by for n in fs.needs if n.moved_by))
     if moved_by:
         fix += f" or use {_join(moved_by, 'or')} on a larger disk"

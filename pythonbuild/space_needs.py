@@ -18,7 +18,7 @@ import yaml
 from .engine import STATE_DIR, expected_data_root, image_tags_in
 from .image_lock import ImageLock
 from .images import rootfs_dir_name, rootfs_specs, runtime_rootfs_spec
-from .paths import RESOURCES
+from .paths import RESOURCES, ROOT
 from .plan import BuildPlan, Step
 from .preflight import Need
 from .sizes import parse_size
@@ -67,25 +67,28 @@ def build_needs(
     step containers: only when a step is missing), the dist directory and the checkout's
     build/ (``dist_dir`` None: a --libraries-only run, which makes no archives)."""
     f = figures()["build"]
+
+    def cached(size: int, what: str) -> Need:
+        return Need(cache_dir, size, what, CACHE_OPTION, prunable=True)
+
     needs: list[Need] = []
     sources = {s.filename: s for step in steps for s in (step.source, *step.build_sources)}
     downloads = [s for name, s in sources.items() if not (cache_dir / "sources" / name).exists()]
     if downloads:
-        needs.append(Need(cache_dir, sum(s.size for s in downloads),
-                          _plural(len(downloads), "source download"), CACHE_OPTION, in_cache=True))  # fmt: skip
+        size = sum(s.size for s in downloads)
+        needs.append(cached(size, _plural(len(downloads), "source download")))
     libraries = [s for s in missing if s.name != "cpython"]
     if libraries:
-        needs.append(Need(cache_dir, len(libraries) * f["library_step"],
-                          _plural(len(libraries), "library step"), CACHE_OPTION, in_cache=True))  # fmt: skip
+        size = len(libraries) * f["library_step"]
+        needs.append(cached(size, _plural(len(libraries), "library step")))
     if len(libraries) < len(missing):
         options = plan.request.options
-        needs.append(Need(cache_dir, f["cpython_step"][options.optimization],
-                          f"CPython {options.name}", CACHE_OPTION, in_cache=True))  # fmt: skip
+        needs.append(cached(f["cpython_step"][options.optimization], f"CPython {options.name}"))
     if missing:
         needs += _build_image_needs(plan, lock, f)
     if dist_dir is not None:
         needs.append(Need(dist_dir, f["dist"], "dist outputs", "--dist"))
-        needs.append(Need(build_dir, f["assemble"], "assemble work dir"))
+        needs.append(Need(build_dir, f["assemble"], "assemble work dir", prunable=True))
     return needs
 
 
@@ -97,7 +100,7 @@ def _build_image_needs(plan: BuildPlan, lock: ImageLock, f: dict[str, Any]) -> l
         return []
     known = image_tags_in(data_root)
     option = _data_root_option(data_root)
-    needs = [Need(data_root, f["step_container"], "step containers", option)]
+    needs = [Need(data_root, f["step_container"], "step containers", option, prunable=True)]
     new_rootfs = [
         spec
         for spec in rootfs_specs(plan.request.target, lock)
@@ -107,7 +110,7 @@ def _build_image_needs(plan: BuildPlan, lock: ImageLock, f: dict[str, Any]) -> l
     if new_build or new_rootfs:
         size = len(new_rootfs) * f["rootfs_image"] + (f["build_image"] if new_build else 0)
         what = "build image" if new_build else _plural(len(new_rootfs), "base image")
-        needs.append(Need(data_root, size, what, option))
+        needs.append(Need(data_root, size, what, option, prunable=True))
     if new_rootfs:
         needs.append(Need(temp_dir(), f["debootstrap"], "debootstrap", "TMPDIR"))
     return needs
@@ -128,11 +131,14 @@ def test_dist_needs(
     # One extraction for the smoke tests, one more for regrtest, and per container a tar of the
     # installation (about the same size again).
     extractions = 1 + int(regrtest) + len(containers)
+    extracted = extractions * f["extraction_factor"] * archive_size
+    in_build = output_dir.is_relative_to(ROOT / "build")  # `cache prune` removes old ones there
     needs = [
-        Need(temp_dir(), extractions * f["extraction_factor"] * archive_size,
-             f"{_plural(extractions, 'extraction')} of the archive", "TMPDIR"),
-        Need(output_dir, f["output"], "logs and JUnit file", "--output"),
-    ]  # fmt: skip
+        Need(
+            temp_dir(), extracted, f"{_plural(extractions, 'extraction')} of the archive", "TMPDIR"
+        ),
+        Need(output_dir, f["output"], "logs and JUnit file", "--output", prunable=in_build),
+    ]
     if regrtest:
         needs.append(Need(temp_dir(), f["regrtest_scratch"], "regrtest scratch", "TMPDIR"))
     data_root = expected_data_root() if containers else None
@@ -144,15 +150,15 @@ def test_dist_needs(
             if known is None or runtime_rootfs_spec(suite, arch=target.debian_arch).tag not in known
         ]
         if new:
-            needs.append(Need(data_root, len(new) * f["runtime_rootfs"],
-                              f"{_join_suites(new)} image", _data_root_option(data_root)))  # fmt: skip
+            size, option = len(new) * f["runtime_rootfs"], _data_root_option(data_root)
+            needs.append(Need(data_root, size, f"{_join_suites(new)} image", option, prunable=True))
             needs.append(Need(temp_dir(), f["runtime_rootfs"], "debootstrap", "TMPDIR"))
     elif not containers and target.emulator is not None:
         spec = runtime_rootfs_spec(target.sysroot, arch=target.debian_arch)
         if not (cache_dir / "rootfs" / rootfs_dir_name(spec.tag)).is_dir():
-            needs.append(Need(cache_dir, f["runtime_rootfs"],
-                              f"Debian {target.sysroot} {target.debian_arch} system for qemu",
-                              "STANDALONE_PYTHON_CACHE", in_cache=True))  # fmt: skip
+            what = f"Debian {target.sysroot} {target.debian_arch} system for qemu"
+            option = "STANDALONE_PYTHON_CACHE"
+            needs.append(Need(cache_dir, f["runtime_rootfs"], what, option, prunable=True))
     return needs
 
 

@@ -86,7 +86,8 @@ def test_min_free_override_is_parsed_and_zero_turns_the_check_off(tmp_path):
 
 def test_bad_min_free_is_one_line_naming_the_variable(tmp_path):
     with pytest.raises(UsageError) as caught:
-        check_free_space([Need(tmp_path, 1, "x")], "build", floor=0, environ={"STANDALONE_PYTHON_MIN_FREE": "lots"})  # fmt: skip
+        environ = {"STANDALONE_PYTHON_MIN_FREE": "lots"}
+        check_free_space([Need(tmp_path, 1, "x")], "build", floor=0, environ=environ)
     message = str(caught.value)
     assert "\n" not in message
     assert message.startswith("STANDALONE_PYTHON_MIN_FREE: 'lots' is not a size")
@@ -131,8 +132,8 @@ def test_existing_ancestor():
 def test_the_message_names_free_needed_and_the_fix():
     cache = Path("/root/.cache/standalone-python")
     fs = FileSystem(1, int(1.2 * GB), [
-        Need(cache, int(1.5 * GB), "2 library steps", "--cache-dir", in_cache=True),
-        Need(cache, int(1.7 * GB), "CPython noopt", "--cache-dir", in_cache=True),
+        Need(cache, int(1.5 * GB), "2 library steps", "--cache-dir", prunable=True),
+        Need(cache, int(1.7 * GB), "CPython noopt", "--cache-dir", prunable=True),
         Need(cache, int(1.3 * GB), "build image", "STANDALONE_PYTHON_ENGINE_DIR"),
     ])  # fmt: skip
     message = preflight.shortage_message(fs, fs.size, "build", floor=3 * GB)
@@ -196,7 +197,7 @@ def test_estimate_of_a_build_with_nothing_cached(tmp_path, data_root):
     assert found["library steps"].what == f"{libraries} library steps"
     assert found["CPython pgo+lto"].size == 3 * GB  # the figure for pgo+lto
     assert found["source downloads"].size == sum(s.source.size for s in plan.steps)
-    assert {n.path for n in needs if n.in_cache} == {cache}
+    assert {n.path for n in needs if n.what.endswith(("steps", "downloads", "pgo+lto"))} == {cache}
     # No record of the images in the data root: all three are made, one debootstrap at a time.
     assert found["build image"].size == f["build_image"] + 2 * f["rootfs_image"]
     assert found["step containers"].path == data_root
@@ -213,7 +214,7 @@ def test_estimate_of_a_build_with_everything_cached(tmp_path, data_root):
         (cache / "sources").mkdir(parents=True, exist_ok=True)
         (cache / "sources" / step.source.filename).touch()
     needs = space_needs.build_needs(plan, plan.steps, [], lock, cache_dir=cache,
-                                    dist_dir=tmp_path / "dist", build_dir=tmp_path / "b")  # fmt: skip
+                                    dist_dir=tmp_path / "d", build_dir=tmp_path / "b")  # fmt: skip
     # Nothing in the cache, no image, no container: only the archives and their assembly.
     assert [n.what for n in needs] == ["dist outputs", "assemble work dir"]
     libraries_only = space_needs.build_needs(plan, plan.steps[:-1], [], lock, cache_dir=cache,
@@ -260,14 +261,15 @@ def test_estimate_of_test_dist(tmp_path, data_root):
                                                     **common))  # fmt: skip
     assert regrtest["extractions of the archive"].size == 2 * f["extraction_factor"] * size
     assert regrtest["regrtest scratch"].size == f["regrtest_scratch"]
-    containers = space_needs.test_dist_needs(size, target, regrtest=False,
-                                             containers=("bullseye", "trixie"), **common)  # fmt: skip
+    suites = ("bullseye", "trixie")
+    containers = space_needs.test_dist_needs(size, target, regrtest=False, containers=suites,
+                                             **common)  # fmt: skip
     found = _by_what(containers)
     assert found["bullseye and trixie image"].size == 2 * f["runtime_rootfs"]
     assert found["bullseye and trixie image"].path == data_root
     emulated = space_needs.test_dist_needs(size, get_target("aarch64-unknown-linux-gnu"),
                                            regrtest=False, containers=(), **common)  # fmt: skip
-    assert [n.path for n in emulated if n.in_cache] == [tmp_path / "cache"]
+    assert [n.path for n in emulated if n.prunable] == [tmp_path / "cache"]
 
 
 def test_test_dist_refuses_before_writing(tmp_path, monkeypatch, capsys):

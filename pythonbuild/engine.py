@@ -14,6 +14,7 @@ we check the pid is really gone and clear those, so a crash never blocks the nex
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import signal
@@ -34,6 +35,7 @@ STATE_DIR = Path(
 )
 EXEC_ROOT = Path("/run/standalone-python-engine")
 SYSTEM_SOCKET = Path("/var/run/docker.sock")
+SYSTEM_DATA_ROOT = Path("/var/lib/docker")  # Docker's default --data-root
 START_TIMEOUT = 90
 
 
@@ -58,6 +60,40 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
                         help="never start a private dockerd; fail with an explanation instead")  # fmt: skip
     parser.add_argument("--keep-engine", action="store_true",
                         help="leave a private dockerd started by this run running for the next one")  # fmt: skip
+
+
+def expected_data_root() -> Path | None:
+    """Where the engine ``connect`` would pick keeps images and containers, found without it.
+
+    The same order as ``connect``: None for ``DOCKER_HOST`` (perhaps another machine's);
+    Docker's default data root when the system socket exists (a data-root configured elsewhere
+    is not seen); otherwise the private engine's. The free-space check reads this.
+    """
+    if os.environ.get("DOCKER_HOST"):
+        return None
+    if SYSTEM_SOCKET.exists():
+        return SYSTEM_DATA_ROOT
+    return STATE_DIR / "data"
+
+
+def image_tags_in(data_root: Path) -> set[str] | None:
+    """The image tags a data root records (``image/<driver>/repositories.json``), read from the
+    files without the engine; None when none can be read (no engine there yet, not root, or the
+    containerd image store, which keeps no such file)."""
+    tags: set[str] = set()
+    found = False
+    try:
+        files = sorted(data_root.glob("image/*/repositories.json"))
+    except OSError:
+        return None
+    for path in files:
+        try:
+            repositories = json.loads(path.read_text()).get("Repositories") or {}
+            tags.update(ref for refs in repositories.values() for ref in refs)
+        except (OSError, ValueError, AttributeError, TypeError):
+            continue
+        found = True
+    return tags if found else None
 
 
 def _try_client(base_url: str | None) -> docker.DockerClient | None:

@@ -26,9 +26,11 @@ from .packages import Workspace, run_step
 from .paths import ROOT
 from .pgo_profile import bundle_name, export_profiles
 from .plan import BuildPlan, BuildRequest, Step, build_epochs, make_plan
+from .preflight import check_free_space
 from .registry import Registry, load_registry
 from .sbom_images import RECORDS_DIR, record_image_packages, record_path, records_dir
 from .sizes import format_size, parse_size
+from .space_needs import build_needs, figures
 
 
 def steps_to_build(plan: BuildPlan, libraries_only: bool) -> list[Step]:
@@ -132,7 +134,6 @@ def build_linux(config: LinuxBuildConfig) -> None:
     registry = load_registry()
     run_name = f"{config.target.triple}-{config.python}-{config.options.name}"
     log_dir = ROOT / "build" / "logs" / run_name
-    log_dir.mkdir(parents=True, exist_ok=True)
     workspace = Workspace(config.cache_dir, log_dir, config.jobs)
     log.info(
         f"building CPython {config.python} for {config.target.triple} ({config.options.name}), "
@@ -145,6 +146,8 @@ def build_linux(config: LinuxBuildConfig) -> None:
     # image tag and the images made must agree.
     lock = read_lock()
     plan = make_plan(request, registry, planned_build_image(config.target, lock).tag)
+    _check_free_space(config, plan, lock, workspace)
+    log_dir.mkdir(parents=True, exist_ok=True)
     work_dir = ROOT / "build" / "assemble" / run_name
     # Held for the whole build: a `cache prune` beside it never removes what it uses.
     with leases.held(config.cache_dir, lease_ids(plan, lock, work_dir)):
@@ -152,6 +155,21 @@ def build_linux(config: LinuxBuildConfig) -> None:
         log.info(f"finished in {log.format_seconds(time.monotonic() - started)}")
         if limit := cache_limit():
             prune_to_limit(config, limit)
+
+
+def _check_free_space(
+    config: LinuxBuildConfig, plan: BuildPlan, lock: ImageLock, workspace: Workspace
+) -> None:
+    """Stop here, before anything is written (logs, leases, cache, dist), when a disk the
+    build writes to has no room for what it will make (docs/cache.md). An estimate: which
+    steps are missing is looked up again once the leases are held."""
+    steps = steps_to_build(plan, config.libraries_only)
+    missing = [s for s in steps if not (workspace.artifacts / s.artifact_name).exists()]
+    needs = build_needs(
+        plan, steps, missing, lock, cache_dir=config.cache_dir,
+        dist_dir=None if config.libraries_only else config.dist_dir, build_dir=ROOT / "build",
+    )  # fmt: skip
+    check_free_space(needs, "build", floor=figures()["build"]["floor"])
 
 
 def lease_ids(plan: BuildPlan, lock: ImageLock, work_dir: Path) -> list[str]:

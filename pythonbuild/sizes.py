@@ -23,7 +23,8 @@ def format_size(size: int) -> str:
     """``1.3 GB``, ``250.0 MB``, ``12 B`` (powers of 1024, one decimal)."""
     value = float(size)
     for unit in ("B", "KB", "MB", "GB"):
-        if value < 1024:
+        # Rounded first: 1023.96 KB is "1.0 MB", not "1024.0 KB".
+        if (value if unit == "B" else round(value, 1)) < 1024:
             return f"{size} B" if unit == "B" else f"{value:.1f} {unit}"
         value /= 1024
     return f"{value:.1f} TB"

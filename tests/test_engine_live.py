@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import signal
 import time
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -17,7 +19,8 @@ pytestmark = [
 
 
 @pytest.fixture
-def no_other_engine(monkeypatch):
+def no_other_engine(monkeypatch) -> Iterator[None]:
+    """No engine but the one the test starts; stopped again even when the test fails."""
     monkeypatch.delenv("DOCKER_HOST", raising=False)
     if engine.SYSTEM_SOCKET.exists() and engine._try_client(f"unix://{engine.SYSTEM_SOCKET}"):
         pytest.skip("a system Docker engine is running; the private engine would not be used")
@@ -25,6 +28,20 @@ def no_other_engine(monkeypatch):
         f"unix://{engine._private_socket()}"
     ):
         pytest.skip("another build's private engine is running; killing it would break that build")
+    yield
+    # A failed assertion between starting a private dockerd and closing it must not leave it
+    # running; only one this process started is stopped (never another build's).
+    pid = engine._read_pid()
+    if pid is not None and engine._pid_alive(pid) and _parent_pid(pid) == os.getpid():
+        engine.stop_private_engine()
+
+
+def _parent_pid(pid: int) -> int | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(stat.rsplit(")", 1)[1].split()[1])  # the field after the state
 
 
 def test_killed_private_engine_does_not_block_the_next_run(no_other_engine):

@@ -54,7 +54,12 @@ def test_build_linux_stops_after_the_libraries(tmp_path: Path, monkeypatch) -> N
     monkeypatch.setattr(linux, "fetch_source", fake_fetch)
     monkeypatch.setattr(linux, "_run_steps", fake_run_steps)
     monkeypatch.setattr(linux, "assemble_distribution", no_assembly)
+    # Logs go below ROOT/build: not the checkout's (this test would leave an empty log
+    # directory there), and the free-space check is not what this test is about.
+    monkeypatch.setattr(linux, "ROOT", tmp_path)
+    monkeypatch.setenv("STANDALONE_PYTHON_MIN_FREE", "0")
     config = parse_args(["--libraries-only", "--python", "3.14", "--cache-dir", str(tmp_path)])
     linux.build_linux(config)
     assert ran and "cpython" not in ran and "zstd" in ran  # zstd: a 3.14 library
     assert sorted(fetched) == sorted(ran)  # not even CPython's source is fetched
+    assert (tmp_path / "build" / "logs" / "x86_64-unknown-linux-gnu-3.14-noopt").is_dir()

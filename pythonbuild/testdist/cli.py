@@ -17,6 +17,8 @@ from ..emulation import ensure_emulation
 from ..errors import ArgumentParser, UsageError, run_command
 from ..images import rootfs_dir_name, runtime_rootfs_spec
 from ..paths import ROOT, default_cache_dir
+from ..preflight import check_free_space
+from ..space_needs import figures, test_dist_needs
 from ..targets import get_target
 from .distribution import Distribution, extract, inspect_archive
 from .emulated import check_architecture, emulated_subset, emulation_for
@@ -229,6 +231,12 @@ def run(config: TestDistConfig) -> int:
         else []
     )
     output = config.output_dir or DEFAULT_OUTPUT_PARENT / _archive_stem(dist.archive)
+    # Before anything is written: a run that cannot fit stops here.
+    needs = test_dist_needs(
+        dist.archive.stat().st_size, get_target(dist.target), regrtest=config.regrtest,
+        containers=config.containers, output_dir=output, cache_dir=default_cache_dir(),
+    )  # fmt: skip
+    check_free_space(needs, "test run", floor=figures()["test_dist"]["floor"])
     output.mkdir(parents=True, exist_ok=True)
     junit = config.junit_xml or output / "junit.xml"
     work = Path(tempfile.mkdtemp(prefix="test-dist-"))

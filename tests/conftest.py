@@ -7,7 +7,9 @@ checks archives built earlier instead of building.
 
 from __future__ import annotations
 
+import errno
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -65,3 +67,21 @@ def build(tmp_path_factory) -> dict:
             flavor=flavor,
         )  # fmt: skip
     return found
+
+
+def linked_copy(source: Path, dest: Path) -> None:
+    """A copy of ``source`` made of hard links where the file system allows (no extra space)."""
+    for path in sorted(source.rglob("*")):
+        if any(part.startswith(".") for part in path.relative_to(source).parts):
+            continue  # another build's lock files
+        target = dest / path.relative_to(source)
+        if path.is_dir() and not path.is_symlink():
+            target.mkdir(parents=True, exist_ok=True)
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(path, target)
+        except OSError as exc:
+            if exc.errno != errno.EXDEV:
+                raise
+            shutil.copy2(path, target)

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import errno
 import os
-import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
-from conftest import COMMAND, EXISTING_DIST, TARGET
+from conftest import COMMAND, EXISTING_DIST, TARGET, linked_copy
 
 from pythonbuild import engine
 from pythonbuild.cache import leases
@@ -55,30 +53,12 @@ def test_prune_removes_a_stale_image_tag_from_the_engine(build):
         eng.close()
 
 
-def _link_tree(source: Path, dest: Path) -> None:
-    """A copy of ``source`` made of hard links where the file system allows (no extra space)."""
-    for path in sorted(source.rglob("*")):
-        if any(part.startswith(".") for part in path.relative_to(source).parts):
-            continue  # another build's lock files
-        target = dest / path.relative_to(source)
-        if path.is_dir() and not path.is_symlink():
-            target.mkdir(parents=True, exist_ok=True)
-            continue
-        target.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            os.link(path, target)
-        except OSError as exc:
-            if exc.errno != errno.EXDEV:
-                raise
-            shutil.copy2(path, target)
-
-
 def test_a_prune_beside_a_running_build_leaves_what_the_build_uses(build, tmp_path):
     """`cache prune --all` while a build of the same target runs on a copy of its cache:
     the build finishes, every entry it leased is still there, everything else is gone."""
     cache = tmp_path / "cache"
     for kind in ("sources", "artifacts", "images"):
-        _link_tree(default_cache_dir() / kind, cache / kind)  # (leases are per cache: not copied)
+        linked_copy(default_cache_dir() / kind, cache / kind)  # (leases are per cache: not copied)
     planted = cache / "artifacts" / "zlib-0.0-00000000deadbeef.tar"
     planted.write_bytes(b"an artifact no checkout plans")
     before = set(os.listdir(cache / "artifacts"))

@@ -15,16 +15,14 @@ from .containers import ContainerRun, run_in_container, save_out_tree
 from .engine import Engine
 from .paths import UNIX_DIR
 from .plan import (
+    BUILD_SOURCES_DIR,
     COMMON_SCRIPTS,
-    DEPENDENCY_SOURCE_DATE_EPOCH,
+    PGO_PROFILE_INPUT,
     BuildPlan,
     Step,
-    cpython_features,
-    extension_modules_for,
-    target_flags,
+    step_environment,
 )
 
-DEPS_PREFIX = "/tools/deps"
 _STAGE_LINE = re.compile(r"\[stage\] (.+): (\d+) s")
 
 
@@ -39,40 +37,6 @@ class Workspace:
     @property
     def artifacts(self) -> Path:
         return self.cache_dir / "artifacts"
-
-
-# Where a step finds its build_sources: <package>/<file name> under this directory.
-BUILD_SOURCES_DIR = "/inputs/build-machine"
-# Where build-cpython.sh finds the profiles of --pgo-profile (a tar of pgo_profile.PROFILE_MEMBERS).
-PGO_PROFILE_INPUT = "/inputs/pgo-profile.tar"
-
-
-def _step_env(plan: BuildPlan, step: Step, jobs: int) -> dict[str, str]:
-    request = plan.request
-    env = {
-        "PACKAGE": step.name,
-        # Not in the image, which targets of the same CPU and sysroot share.
-        "TARGET_TRIPLE": request.target.triple,
-        "VERSION": step.source.version,
-        "SOURCE": f"/inputs/{step.source.filename}",
-        "STRIP_COMPONENTS": str(step.source.strip_components),
-        "PREFIX": DEPS_PREFIX,
-        "JOBS": str(jobs),
-        "SOURCE_DATE_EPOCH": str(
-            request.cpython_epoch if step.name == "cpython" else DEPENDENCY_SOURCE_DATE_EPOCH
-        ),
-        **target_flags(request.target, request.options),
-    }
-    if step.name == "cpython":
-        modules = extension_modules_for(request.python)
-        env.update(cpython_features(request))
-        env["SHARED_MODULES"] = " ".join(sorted(n for n, e in modules.items() if e.get("shared")))
-        env["DISABLED_MODULES"] = " ".join(
-            sorted(n for n, e in modules.items() if e.get("disabled"))
-        )
-        if request.pgo_profile is not None:
-            env["PGO_PROFILE"] = PGO_PROFILE_INPUT
-    return env
 
 
 @contextmanager
@@ -143,7 +107,7 @@ def _build_step(
     run = ContainerRun(
         image=plan.image_tag,
         command=["/bin/bash", f"/scripts/{step.script.name}"],
-        env=_step_env(plan, step, workspace.jobs),
+        env={**step_environment(plan.request, step), "JOBS": str(workspace.jobs)},
         files=files,
         tarballs=dep_artifacts,
     )

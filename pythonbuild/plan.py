@@ -1,8 +1,9 @@
 """From a request (target, Python, options) to a plan: the ordered steps and their cache keys.
 
 A step's key is the hash of everything it reads - image, source bytes, build script and the
-shared shell helpers, target flags, options, and the keys of the steps whose output it consumes -
-so a step reruns exactly when one of those changes.
+shared shell helpers, its whole environment (target flags, options, paths), the driver code that
+places its inputs and saves its output, and the keys of the steps whose output it consumes - so
+a step reruns exactly when one of those changes.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import os
 import subprocess
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
 
 import yaml
@@ -32,6 +34,17 @@ COMMON_SCRIPTS = ("common.sh",)
 # commit; only the CPython step gets a commit's time (cpython_build_epoch).
 DEPENDENCY_SOURCE_DATE_EPOCH = 946684800
 
+
+# Where a step's container finds what the driver puts there, and where libraries install.
+DEPS_PREFIX = "/tools/deps"
+# A step's build_sources: <package>/<file name> under this directory.
+BUILD_SOURCES_DIR = "/inputs/build-machine"
+# Where build-cpython.sh finds the profiles of --pgo-profile (a tar of pgo_profile.PROFILE_MEMBERS).
+PGO_PROFILE_INPUT = "/inputs/pgo-profile.tar"
+# The driver code that runs a step: how its inputs are placed in the container and its output
+# saved as the artifact. A change there can change what a step makes, so every step's key
+# hashes these files (and the environment step_environment makes, as data).
+STEP_RUNNER_FILES = ("pythonbuild/packages.py", "pythonbuild/containers.py")
 
 # What the CPython step's output depends on in this repository (besides the source tarballs).
 CPYTHON_BUILD_INPUTS = ("cpython-unix", "patches", "pythonbuild/resources/downloads.yml")
@@ -87,10 +100,45 @@ def _file_digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def step_environment(request: BuildRequest, step: Step) -> dict[str, str]:
+    """What a step's container gets in its environment (besides ``JOBS``, which changes how
+    fast it builds, not what): part of the step's key."""
+    env = {
+        "PACKAGE": step.name,
+        # Not in the image, which targets of the same CPU and sysroot share.
+        "TARGET_TRIPLE": request.target.triple,
+        "VERSION": step.source.version,
+        "SOURCE": f"/inputs/{step.source.filename}",
+        "STRIP_COMPONENTS": str(step.source.strip_components),
+        "PREFIX": DEPS_PREFIX,
+        "SOURCE_DATE_EPOCH": str(
+            request.cpython_epoch if step.name == "cpython" else DEPENDENCY_SOURCE_DATE_EPOCH
+        ),
+        **target_flags(request.target, request.options),
+    }
+    if step.name == "cpython":
+        modules = extension_modules_for(request.python)
+        env.update(cpython_features(request))
+        env["SHARED_MODULES"] = " ".join(sorted(n for n, e in modules.items() if e.get("shared")))
+        env["DISABLED_MODULES"] = " ".join(
+            sorted(n for n, e in modules.items() if e.get("disabled"))
+        )
+        if request.pgo_profile is not None:
+            env["PGO_PROFILE"] = PGO_PROFILE_INPUT
+    return env
+
+
+@cache
+def _runner_digest(files: tuple[str, ...]) -> list[str]:
+    return [_file_digest(ROOT / name) for name in files]
+
+
 def step_key(
     image_tag: str, step: Step, request: BuildRequest, dep_keys: list[str], flags: dict
 ) -> str:
     data = {
+        "runner": _runner_digest(STEP_RUNNER_FILES),
+        "environment": step_environment(request, step),
         "image": image_tag,
         "source": step.source.sha256,
         "script": _file_digest(step.script),

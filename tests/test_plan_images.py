@@ -53,6 +53,29 @@ def test_dependency_change_propagates(monkeypatch, tmp_path):
         assert before.step(name).key != after.step(name).key, name
 
 
+def test_keys_see_the_driver_code_that_runs_a_step(monkeypatch, tmp_path):
+    """A change to how the driver places a step's inputs or saves its output rebuilds every
+    step; so does any change to the environment a step gets, wherever it is made."""
+    before = _plan()
+    runner = []
+    for name in plan.STEP_RUNNER_FILES:
+        copy = tmp_path / Path(name).name
+        copy.write_bytes((plan.ROOT / name).read_bytes())
+        runner.append(str(copy))
+    monkeypatch.setattr(plan, "STEP_RUNNER_FILES", tuple(runner))
+    assert [s.key for s in _plan().steps] == [s.key for s in before.steps]  # same bytes
+    Path(runner[-1]).write_text(Path(runner[-1]).read_text() + "\n# output saved another way\n")
+    plan._runner_digest.cache_clear()
+    changed = _plan()
+    assert all(a.key != b.key for a, b in zip(before.steps, changed.steps, strict=True))
+    monkeypatch.undo()
+    monkeypatch.setattr(plan, "DEPS_PREFIX", "/opt/deps")
+    moved = _plan()
+    assert all(a.key != b.key for a, b in zip(before.steps, moved.steps, strict=True))
+    # JOBS only changes how fast a step builds: not in the environment that is hashed.
+    assert "JOBS" not in plan.step_environment(before.request, before.step("zlib"))
+
+
 def test_build_dockerfile_renders_toolchain_and_sysroot():
     text = images.render_build_dockerfile(TARGET, "base:1", "sysroot:1")
     assert text.startswith("# Build image for x86_64-linux-gnu code")
@@ -74,8 +97,6 @@ def test_image_tags_follow_inputs():
 
 def test_targets_of_one_cpu_and_sysroot_share_one_build_image():
     """x86_64 and its _vN levels differ only in flags: one image (about 1.3 GB), not four."""
-    from pythonbuild.packages import _step_env
-
     levels = ["x86_64-unknown-linux-gnu"] + [f"x86_64_v{n}-unknown-linux-gnu" for n in (2, 3, 4)]
     tags = {images.planned_build_image(get_target(t)).tag for t in levels}
     assert len(tags) == 1
@@ -84,7 +105,7 @@ def test_targets_of_one_cpu_and_sysroot_share_one_build_image():
     assert arm.startswith("standalone-python/build-aarch64-linux-gnu-bullseye:")
     # The step's environment still says which target the build is for.
     v3 = _plan(target=get_target("x86_64_v3-unknown-linux-gnu"))
-    env = _step_env(v3, v3.step("zlib"), 2)
+    env = plan.step_environment(v3.request, v3.step("zlib"))
     assert env["TARGET_TRIPLE"] == "x86_64_v3-unknown-linux-gnu"
     assert "-march=x86-64-v3" in env["TARGET_CFLAGS"]
 
@@ -135,14 +156,12 @@ def test_refusing_the_private_engine_explains(monkeypatch, engine_state):
 
 
 def test_library_steps_get_a_fixed_source_date_epoch():
-    from pythonbuild.packages import _step_env
-
     early, late = _plan(epoch=1_700_000_000), _plan(epoch=1_800_000_000)
     for p in (early, late):
-        assert _step_env(p, p.step("openssl"), 2)["SOURCE_DATE_EPOCH"] == str(
+        assert plan.step_environment(p.request, p.step("openssl"))["SOURCE_DATE_EPOCH"] == str(
             plan.DEPENDENCY_SOURCE_DATE_EPOCH
         )
-    assert _step_env(late, late.step("cpython"), 2)["SOURCE_DATE_EPOCH"] == "1800000000"
+    assert plan.step_environment(late.request, late.step("cpython"))["SOURCE_DATE_EPOCH"] == "1800000000"
 
 
 @pytest.mark.parametrize(
@@ -160,12 +179,10 @@ def test_library_steps_get_a_fixed_source_date_epoch():
 )
 def test_cpython_step_gets_bolt_and_tail_calls_where_they_apply(python, options, bolt, tail_call):
     from pythonbuild.options import parse_options
-    from pythonbuild.packages import _step_env
-
     def env_for(target):
         request = plan.BuildRequest(target, python, parse_options(options), "20231114", 1)
         p = plan.make_plan(request, load_registry(), "img:1")
-        return _step_env(p, p.step("cpython"), 2)
+        return plan.step_environment(p.request, p.step("cpython"))
 
     env = env_for(replace(TARGET, bolt=True))
     assert (env["BUILD_OPTIONS"], env["WITH_BOLT"], env["WITH_TAIL_CALL_INTERP"]) == (
@@ -194,7 +211,6 @@ def test_options_and_march_give_separate_cache_entries():
 
 def test_a_build_machine_that_cannot_run_target_code_gets_a_build_interpreter():
     from pythonbuild.options import parse_options
-    from pythonbuild.packages import _step_env
     from pythonbuild.pgo_profile import BOLT_PROFILE, CLANG_PROFILE, RecordedProfile
 
     v4 = get_target("x86_64_v4-unknown-linux-gnu")
@@ -216,15 +232,15 @@ def test_a_build_machine_that_cannot_run_target_code_gets_a_build_interpreter():
     assert native.step("cpython").build_sources == []
     assert [f.name for f in cross.step("cpython").extra_files][-1] == "build-python.sh"
     assert "build-python.sh" not in [f.name for f in native.step("cpython").extra_files]
-    assert _step_env(cross, cross.step("cpython"), 2)["BUILD_PYTHON_MARCH"] == "x86-64"
-    assert "BUILD_PYTHON_MARCH" not in _step_env(native, native.step("cpython"), 2)
+    assert plan.step_environment(cross.request, cross.step("cpython"))["BUILD_PYTHON_MARCH"] == "x86-64"
+    assert "BUILD_PYTHON_MARCH" not in plan.step_environment(native.request, native.step("cpython"))
     # BOLT cannot train there: only a recorded BOLT profile brings it back.
     clang_only = RecordedProfile(Path("p.tar.zst"), "c" * 64, {CLANG_PROFILE: b"x"})
     both = RecordedProfile(Path("q.tar.zst"), "d" * 64, {CLANG_PROFILE: b"x", BOLT_PROFILE: b"y"})
 
     def bolt(runs_target_code, profile):
         p = plan_for("pgo+lto", runs_target_code, profile)
-        return _step_env(p, p.step("cpython"), 2)["WITH_BOLT"]
+        return plan.step_environment(p.request, p.step("cpython"))["WITH_BOLT"]
 
     assert (bolt(True, None), bolt(False, clang_only), bolt(False, both)) == ("1", "0", "1")
 

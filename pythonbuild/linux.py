@@ -13,7 +13,7 @@ from .assemble import assemble_distribution
 from .cache import leases
 from .cli_linux import LinuxBuildConfig
 from .cpu import host_cpu_flags, missing_cpu_flags
-from .errors import BuildError
+from .errors import BuildError, UsageError
 from .fetch import default_mirrors, fetch_source
 from .image_lock import ImageLock, read_lock
 from .images import (
@@ -123,6 +123,7 @@ def _target_code_runs_here(config: LinuxBuildConfig) -> bool:
 
 def build_linux(config: LinuxBuildConfig) -> None:
     started = time.monotonic()
+    limit = cache_limit()  # a bad value fails now, not after the build
     tag, epoch, build_epoch = build_epochs()
     if config.tag:
         tag = config.tag
@@ -153,7 +154,7 @@ def build_linux(config: LinuxBuildConfig) -> None:
     with leases.held(config.cache_dir, lease_ids(plan, lock, work_dir)):
         _build_planned(config, plan, lock, registry, workspace, work_dir)
         log.info(f"finished in {log.format_seconds(time.monotonic() - started)}")
-        if limit := cache_limit():
+        if limit is not None:
             prune_to_limit(config, limit)
 
 
@@ -261,16 +262,20 @@ def _build_planned(
 def cache_limit() -> int | None:
     """``STANDALONE_PYTHON_CACHE_MAX`` (e.g. ``40G``): prune to that size after each build."""
     text = os.environ.get("STANDALONE_PYTHON_CACHE_MAX", "").strip()
-    return parse_size(text) if text else None
+    try:
+        return parse_size(text) if text else None
+    except UsageError as exc:
+        raise UsageError(f"STANDALONE_PYTHON_CACHE_MAX: {exc}") from None
 
 
 def prune_to_limit(config: LinuxBuildConfig, limit: int) -> None:
     """Evict least recently used cache entries (stale first) down to ``limit``; this build's
     own entries are held, so they stay even when the cache is still larger afterwards."""
-    from .cache.cli import prune_quietly
+    from .cache.cli import default_places, prune_quietly
 
     with log.step(f"prune the cache to STANDALONE_PYTHON_CACHE_MAX={format_size(limit)}"):
         freed, left = prune_quietly(
-            config.cache_dir, limit, config.allow_private_engine, config.keep_engine
-        )
+            default_places(config.cache_dir), limit, config.allow_private_engine,
+            config.keep_engine,
+        )  # fmt: skip
         log.info(f"freed {format_size(freed)}; {format_size(left)} left")

@@ -289,3 +289,35 @@ def test_the_command_lists_a_cache_without_an_engine(fake_cache):
     assert prune.returncode == 0, prune.stderr
     assert "would remove library openssl-3.5.7-00000000deadbeef.tar" in prune.stdout
     assert prune.stdout.splitlines()[-1].startswith("would remove 4 entries")
+
+
+def test_a_build_prunes_to_standalone_python_cache_max(fake_cache, refs, tmp_path):
+    """What a build does last when STANDALONE_PYTHON_CACHE_MAX is set (without the engine)."""
+    from pythonbuild.cache.cli import prune_quietly
+    from pythonbuild.cache.entries import Places
+
+    places = Places(
+        fake_cache, tmp_path / "build", tmp_path / "dist", tmp_path / "var", tmp_path / "var" / "x"
+    )
+    entries = list(cache_dir_entries(fake_cache, refs))
+    current = sum(e.size for e in entries if e.current)
+    freed, left = prune_quietly(places, current, False, False, use_engine=False)
+    assert freed == sum(e.size for e in entries if not e.current) and left == current
+    assert all(e.current for e in cache_dir_entries(fake_cache, refs))
+
+
+def test_a_bad_standalone_python_cache_max_fails_before_building(tmp_path):
+    env = {
+        **os.environ,
+        "STANDALONE_PYTHON_CACHE_MAX": "plenty",
+        "STANDALONE_PYTHON_BOOTSTRAPPED": str(venv_dir("build")),
+    }
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "build-linux.py"), "--cache-dir", str(tmp_path / "c"), "--dist", str(tmp_path / "d")],
+        capture_output=True, text=True, check=False, env=env,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == (
+        "error: STANDALONE_PYTHON_CACHE_MAX: 'plenty' is not a size; write it like 40G, 500M or 0"
+    )
+    assert not (tmp_path / "c").exists() and not (tmp_path / "d").exists()

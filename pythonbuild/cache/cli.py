@@ -25,6 +25,7 @@ from .current import current_references
 from .entries import (
     KINDS,
     CacheEntry,
+    Places,
     cache_dir_entries,
     checkout_entries,
     chroot_entries,
@@ -101,7 +102,7 @@ def _engine(config: CacheConfig) -> Iterator[engine_mod.Engine | None]:
         engine.close(keep=config.keep_engine or leases.any_held(config.cache_dir))
 
 
-def collect_entries(cache_dir: Path, engine: engine_mod.Engine | None) -> list[CacheEntry]:
+def default_places(cache_dir: Path) -> Places:
     from ..bench.debian_python import (
         DEFAULT_DEST_PARENT,
         DEFAULT_PACKAGE,
@@ -109,13 +110,19 @@ def collect_entries(cache_dir: Path, engine: engine_mod.Engine | None) -> list[C
         default_dest,
     )
 
+    return Places(
+        cache_dir, ROOT / "build", DEFAULT_DIST, DEFAULT_DEST_PARENT,
+        default_dest(DEFAULT_SUITE, DEFAULT_PACKAGE),
+    )  # fmt: skip
+
+
+def collect_entries(places: Places, engine: engine_mod.Engine | None) -> list[CacheEntry]:
     refs = current_references()
+    cache_dir = places.cache_dir
     entries = [
         *cache_dir_entries(cache_dir, refs),
-        *checkout_entries(cache_dir, ROOT / "build", DEFAULT_DIST),
-        *chroot_entries(
-            cache_dir, DEFAULT_DEST_PARENT, default_dest(DEFAULT_SUITE, DEFAULT_PACKAGE)
-        ),
+        *checkout_entries(cache_dir, places.build_dir, places.dist_dir),
+        *chroot_entries(cache_dir, places.chroot_parent, places.default_chroot),
     ]
     if engine is not None:
         entries += engine_images.image_entries(engine, cache_dir, refs)
@@ -162,7 +169,7 @@ def format_listing(entries: list[CacheEntry], summary: bool) -> list[str]:
 
 def run(config: CacheConfig) -> int:
     with _engine(config) as engine:
-        entries = collect_entries(config.cache_dir, engine)
+        entries = collect_entries(default_places(config.cache_dir), engine)
         if config.prune is None:
             print("\n".join(format_listing(entries, config.summary)))
             data_root = engine_mod.STATE_DIR / "data"
@@ -202,18 +209,18 @@ def _prune(
 
 
 def prune_quietly(
-    cache_dir: Path, max_size: int, allow_private_engine: bool, keep_engine: bool
-) -> tuple[int, int]:
-    """Prune ``cache_dir`` (and the engine's images) down to ``max_size`` as a build's last
-    step; returns (bytes freed, bytes left)."""
+    places: Places, max_size: int, allow_private_engine: bool, keep_engine: bool,
+    use_engine: bool = True,
+) -> tuple[int, int]:  # fmt: skip
+    """Prune down to ``max_size`` (images too, with ``use_engine``) as a build's last step;
+    returns (bytes freed, bytes left)."""
+    request = PruneRequest(max_size)
     config = CacheConfig(
-        cache_dir, PruneRequest(max_size), False, allow_private_engine, keep_engine
+        places.cache_dir, request, False, allow_private_engine, keep_engine, use_engine
     )
     with _engine(config) as engine:
-        entries = collect_entries(cache_dir, engine)
-        outcomes = list(
-            run_prune(entries, PruneRequest(max_size), remover(cache_dir, engine, False))
-        )
+        entries = collect_entries(places, engine)
+        outcomes = list(run_prune(entries, request, remover(places.cache_dir, engine, False)))
     freed = sum(o.entry.size for o in outcomes if o.removed)
     return freed, sum(e.size for e in entries if e.prunable) - freed
 

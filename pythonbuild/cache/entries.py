@@ -33,6 +33,17 @@ WORK_DIRS = ("assemble", "test-dist", "reproduce")
 
 
 @dataclass(frozen=True)
+class Places:
+    """Where the kept things are, besides the engine."""
+
+    cache_dir: Path
+    build_dir: Path  # the checkout's build/
+    dist_dir: Path  # the checkout's dist/
+    chroot_parent: Path  # where debian-python makes its chroots
+    default_chroot: Path  # the one bench uses by default
+
+
+@dataclass(frozen=True)
 class CacheEntry:
     kind: str
     name: str  # what a person recognizes: a file name, an image tag, a directory

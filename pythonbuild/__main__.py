@@ -27,6 +27,8 @@ SUBCOMMANDS = {
                     "remake the images from the Debian mirror, write cpython-unix/image-packages.lock"),
     "cache": ("pythonbuild.cache.cli", "requirements.txt", "build",
               "what the project keeps on this machine, and pruning it (docs/cache.md)"),
+    "host-tools": ("pythonbuild.host_tools_cli", "requirements.txt", "build",
+                   "the programs the build and its tests run on this machine (--install: as root)"),
     "ci-matrix": ("pythonbuild.ci_matrix", "requirements.txt", "build",
                   "write .github/workflows/build.yml from the targets and options (--check)"),
 }  # fmt: skip

@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
-from pathlib import Path
 
-from . import log
 from .errors import BuildError
 
 
@@ -24,24 +20,3 @@ def debian_mirror_uri() -> str:
             "add a deb line for a Debian mirror and rerun"
         )
     return uris[0]
-
-
-def ensure_host_tool(command: str, package: str, logfile: Path) -> str:
-    """Path of ``command``, installing Debian's ``package`` with apt (as root) when it is missing."""
-    found = shutil.which(command)
-    if found:
-        return found
-    if os.geteuid() != 0:
-        raise BuildError(f"{command} is missing; install it (apt-get install {package}) and rerun")
-    log.info(f"no {command} on this machine: installing Debian's {package} (apt-get)")
-    logfile.parent.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    with logfile.open("w") as out:
-        for cmd in (["apt-get", "update"], ["apt-get", "install", "-y", package]):
-            result = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, check=False)
-            if result.returncode != 0:
-                raise log.LoggedFailure(f"installing {package} failed ({' '.join(cmd)})", logfile)
-    found = shutil.which(command)
-    if not found:
-        raise BuildError(f"{package} was installed but {command} is not on PATH; check /usr/sbin")
-    return found

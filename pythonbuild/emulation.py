@@ -16,12 +16,11 @@ import subprocess
 from pathlib import Path
 
 from . import log
-from .debian import ensure_host_tool
 from .errors import BuildError
+from .host_tools import ensure_host_tool, host_tool
 
 BINFMT_MISC = Path("/proc/sys/fs/binfmt_misc")
 BINFMT_CONFS = Path("/usr/lib/binfmt.d")
-QEMU_PACKAGE = "qemu-user-static"
 
 
 def emulator_command(emulator: str) -> str:
@@ -60,16 +59,17 @@ def ensure_emulation(emulator: str, logs: Path, binfmt: Path = BINFMT_MISC) -> N
                 f"(echo -1 > {binfmt}/qemu-{emulator}, then rerun as root)"
             )
         return
+    package = host_tool(emulator_command(emulator)).package
     if os.geteuid() != 0:
         raise BuildError(
             f"this machine cannot run {emulator} programs (no qemu-{emulator} in {binfmt}); "
-            f"as root: apt-get install {QEMU_PACKAGE}, then rerun (it registers the emulator)"
+            f"as root: apt-get install {package}, then rerun (it registers the emulator)"
         )
-    ensure_host_tool(emulator_command(emulator), QEMU_PACKAGE, logs / "apt-qemu.log")
+    ensure_host_tool(emulator_command(emulator), logs / "apt-qemu.log")
     conf = BINFMT_CONFS / f"qemu-{emulator}.conf"
     if not conf.is_file():
         raise BuildError(
-            f"{QEMU_PACKAGE} has no {conf}, so {emulator} programs cannot be registered to run "
+            f"{package} has no {conf}, so {emulator} programs cannot be registered to run "
             f"here; this target's programs cannot run on this machine"
         )
     if not (binfmt / "register").exists():

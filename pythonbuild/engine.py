@@ -27,8 +27,8 @@ import docker
 import docker.errors
 
 from . import log
-from .debian import ensure_host_tool
 from .errors import BuildError
+from .host_tools import ensure_host_tool
 
 STATE_DIR = Path(
     os.environ.get("STANDALONE_PYTHON_ENGINE_DIR", "/var/lib/standalone-python/engine")
@@ -161,7 +161,7 @@ def start_private_engine() -> Engine:
     STATE_DIR.mkdir(parents=True, exist_ok=True)
     if clear_stale_state():
         log.info("cleared state left by a private engine that is no longer running")
-    dockerd = ensure_host_tool("dockerd", "docker.io", STATE_DIR / "apt-install.log")
+    dockerd = ensure_host_tool("dockerd", STATE_DIR / "apt-install.log")
     socket = _private_socket()
     logfile = STATE_DIR / "dockerd.log"
     cmd = [

@@ -32,9 +32,10 @@ import docker.errors
 import jinja2
 
 from . import log
-from .debian import debian_mirror_uri, ensure_host_tool
+from .debian import debian_mirror_uri
 from .engine import Engine
 from .errors import BuildError
+from .host_tools import ensure_host_tool
 from .image_lock import (
     LOCK_PATH,
     ImageLock,
@@ -181,9 +182,7 @@ def _debootstrap(spec: RootfsSpec, rootfs: Path, logfile: Path) -> Packages:
     package extracted): a compiler needs its files, and nothing of it has to run. A whole system
     of another architecture runs its packages' scripts under qemu-user (``emulation``).
     """
-    debootstrap = ensure_host_tool(
-        "debootstrap", "debootstrap", logfile.parent / "apt-debootstrap.log"
-    )
+    debootstrap = ensure_host_tool("debootstrap", logfile.parent / "apt-debootstrap.log")
     cmd = [debootstrap, "--variant=minbase"]
     unpack_only = spec.foreign and bool(spec.keep)
     if spec.foreign:

@@ -18,8 +18,9 @@ import sys
 from pathlib import Path
 
 from .. import log
-from ..debian import debian_mirror_uri, ensure_host_tool
+from ..debian import debian_mirror_uri
 from ..errors import BuildError, UsageError, run_command
+from ..host_tools import ensure_host_tool
 from ..paths import ROOT
 from .chroot import mounts_below
 
@@ -118,7 +119,7 @@ def make_debian_python(suite: str, dest: Path, package: str, logs: Path) -> str:
             f"{KEYRING} is missing; install Debian's keyring (apt-get install "
             "debian-archive-keyring) and rerun"
         )
-    debootstrap = ensure_host_tool("debootstrap", "debootstrap", logs / "apt-debootstrap.log")
+    debootstrap = ensure_host_tool("debootstrap", logs / "apt-debootstrap.log")
     mirror = debian_mirror_uri()
     logfile = logs / f"debootstrap-{suite}-{package}.log"
     logfile.parent.mkdir(parents=True, exist_ok=True)

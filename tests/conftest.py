@@ -3,6 +3,9 @@
 The build is x86_64-unknown-linux-gnu 3.13 noopt unless the environment names another
 (``STANDALONE_PYTHON_E2E_TARGET``, ``_PYTHON``, ``_OPTIONS``); ``STANDALONE_PYTHON_E2E_DIST=dist``
 checks archives built earlier instead of building.
+
+Under ``CI=true`` a skip whose reason allowed-skips.yml does not list fails the run
+(skip_policy.py).
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ import pytest
 
 from pythonbuild.archive import archive_name
 from pythonbuild.options import parse_options
+
+pytest_plugins = ["skip_policy"]
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET = os.environ.get("STANDALONE_PYTHON_E2E_TARGET", "x86_64-unknown-linux-gnu")

@@ -20,7 +20,11 @@ from pythonbuild.targets import get_target
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(bool(EXISTING_DIST), reason="needs the build's cache and images"),
+    pytest.mark.skipif(
+        bool(EXISTING_DIST),
+        reason="checking existing archives (STANDALONE_PYTHON_E2E_DIST): needs the build's cache "
+        "and images",
+    ),
 ]
 
 

@@ -312,7 +312,7 @@ def test_compile_c_extension_against_dist(python_home, tmp_path):
 
 def test_second_run_rebuilds_nothing(build):
     if build["first_time"] is None:
-        pytest.skip("checking existing archives (STANDALONE_PYTHON_E2E_DIST); nothing was built")
+        pytest.skip("checking existing archives (STANDALONE_PYTHON_E2E_DIST): nothing was built")
     before = {
         key: hashlib.sha256(build[key].read_bytes()).hexdigest() for key in ("full", "install_only")
     }

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from require_tool import require_tool
 
 from pythonbuild import relocate
 from pythonbuild.errors import BuildError
@@ -335,24 +336,27 @@ def test_shebang_rewrite_keeps_valid_python_and_arguments(installation: Path) ->
     assert (installation / "bin" / "python3").is_symlink()
 
 
-def test_pkgconfig_prefix_is_relative_to_the_file(installation: Path, tmp_path: Path) -> None:
+def test_pkgconfig_prefix_is_relative_to_the_file(installation: Path) -> None:
     make_relocatable(installation)
     text = (installation / "lib/pkgconfig/python-3.13.pc").read_text()
     assert "prefix=${pcfiledir}/../..\n" in text
     assert "Libs.private: -ldl -lpthread\n" in text
     assert "/install" not in text and "/tools" not in text
     assert (installation / "lib/pkgconfig/python3.pc").is_symlink()
-    pkg_config = shutil.which("pkg-config") or shutil.which("pkgconf")
-    if pkg_config:
-        copy = _copy(installation, tmp_path / "moved")
-        result = subprocess.run(
-            [pkg_config, "--variable=libdir", "python-3.13"],
-            env={**os.environ, "PKG_CONFIG_PATH": str(copy / "lib/pkgconfig")},
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        assert os.path.realpath(result.stdout.strip()) == str(copy / "lib")
+
+
+def test_pkgconfig_finds_a_moved_installation(installation: Path, tmp_path: Path) -> None:
+    pkg_config = require_tool("pkg-config")
+    make_relocatable(installation)
+    copy = _copy(installation, tmp_path / "moved")
+    result = subprocess.run(
+        [pkg_config, "--variable=libdir", "python-3.13"],
+        env={**os.environ, "PKG_CONFIG_PATH": str(copy / "lib/pkgconfig")},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert os.path.realpath(result.stdout.strip()) == str(copy / "lib")
 
 
 def test_python_config_keeps_its_prefix_logic_and_loses_build_flags(installation: Path) -> None:

@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 import zstandard
 from conftest import OPTIONS, PYTHON, TARGET
+from require_tool import require_tool
 
 from pythonbuild.archive import open_distribution, write_distribution_archive
 from pythonbuild.images import planned_build_image
@@ -134,7 +135,7 @@ def _archive_with_record(tmp_path: Path, record: dict | bytes, name: str = "x-fu
 
 def _git(repo: Path, *args: str) -> str:
     return subprocess.run(
-        ["git", "-C", str(repo), *args], capture_output=True, text=True, check=True
+        [require_tool("git"), "-C", str(repo), *args], capture_output=True, text=True, check=True
     ).stdout
 
 

@@ -1,8 +1,8 @@
 """`python -m pythonbuild validate` on small synthetic inputs (fast; no dist/, no containers).
 
-The ELF rules run on tiny shared objects compiled here with and without hardening (skipped
-without a C compiler); the slow tests in test_validate_seeded.py seed defects into a real
-archive.
+The ELF rules run on tiny shared objects compiled here with and without hardening (``cc``
+through require_tool: installed under CI as root, skipped elsewhere without one); the slow tests
+in test_validate_seeded.py seed defects into a real archive.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 import zstandard
+from require_tool import require_tool
 
 from pythonbuild.archive import write_distribution_archive
 from pythonbuild.elf import read_elf
@@ -76,9 +77,7 @@ UNHARDENED = [
 
 
 def _compile(source: str, output: Path, flags: list[str]) -> None:
-    cc = shutil.which("cc")
-    if cc is None:
-        pytest.skip("no C compiler on this machine")
+    cc = require_tool("cc")
     output.parent.mkdir(parents=True, exist_ok=True)
     src = output.with_suffix(".c")
     src.write_text(source)

@@ -8,6 +8,7 @@ in test_validate_seeded.py seed defects into a real archive.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import io
 import json
 import os
@@ -24,9 +25,13 @@ from require_tool import require_tool
 from pythonbuild.archive import write_distribution_archive
 from pythonbuild.elf import read_elf
 from pythonbuild.errors import BuildError
-from pythonbuild.plan import load_extension_modules
+from pythonbuild.images import planned_build_image
+from pythonbuild.options import parse_options
+from pythonbuild.plan import BuildRequest, load_extension_modules, make_plan
+from pythonbuild.registry import load_registry
+from pythonbuild.reproduce.record import ProjectState, build_inputs, render_inputs
 from pythonbuild.targets import get_target
-from pythonbuild.validate import rules_document, rules_elf, rules_files
+from pythonbuild.validate import rules_document, rules_elf, rules_files, rules_inputs
 from pythonbuild.validate.cli import main
 from pythonbuild.validate.data import bundled_symbol_patterns, stdlib_extension_modules
 from pythonbuild.validate.findings import Distribution, Finding
@@ -388,13 +393,127 @@ def test_build_paths_symlinks_and_python_commands(tmp_path: Path):
     }
 
 
+# --- the build inputs record (python/build/inputs.json) ----------------------------------------
+
+
+@functools.cache
+def _real_record() -> str:
+    """The record this checkout writes for a 3.13 noopt build (as JSON: every caller gets a copy)."""
+    request = BuildRequest(TARGET, "3.13", parse_options("noopt"), "20260101", 1_700_000_000,
+                           1_699_999_990)  # fmt: skip
+    plan = make_plan(request, load_registry(), planned_build_image(TARGET).tag)
+    return render_inputs(build_inputs(plan, ProjectState("a" * 40, False))).decode()
+
+
+def _inputs_record() -> dict:
+    return json.loads(_real_record())
+
+
+def _document_of(record: dict) -> dict:
+    return {
+        "target_triple": record["target"],
+        "python_major_minor_version": record["python"],
+        "python_version": record["python_version"],
+        "build_options": record["options"],
+    }
+
+
+def _inputs_findings(tmp_path: Path, data: bytes | None, doc: dict | None = None) -> list[str]:
+    root = tmp_path / "python"
+    (root / "build").mkdir(parents=True, exist_ok=True)
+    if data is not None:
+        (root / "build/inputs.json").write_bytes(data)
+    doc = doc if doc is not None else _document_of(_inputs_record())
+    return [f.line() for f in rules_inputs.check(_dist(root, doc))]
+
+
+def test_the_record_the_build_writes_passes(tmp_path: Path):
+    assert _inputs_findings(tmp_path, render_inputs(_inputs_record())) == []
+
+
+def _damaged(damage: str) -> bytes | None:
+    record = _inputs_record()
+    if damage == "missing":
+        return None
+    if damage == "not JSON":
+        return render_inputs(record)[:-20]
+    if damage == "a list":
+        return b"[1, 2]\n"
+    if damage == "unknown format":
+        record["format"] = 2
+    elif damage == "no steps":
+        record["steps"] = []
+    elif damage == "short cache key":
+        record["steps"][0]["key"] = "abc"
+    elif damage == "extra field":
+        record["built_by"] = "me"
+    elif damage == "no commit field":
+        del record["project"]["commit"]
+    return render_inputs(record)
+
+
+@pytest.mark.parametrize(
+    ("damage", "found"),
+    [
+        ("missing", "found no such file"),
+        ("not JSON", "found not JSON (Unterminated string"),
+        ("a list", "found not a JSON object"),
+        ("unknown format", "found unknown inputs record format 2"),
+        ("no steps", "found invalid inputs record at steps: [] should be non-empty"),
+        ("short cache key", "found invalid inputs record at steps/0/key: 'abc' does not match"),
+        ("extra field", "found invalid inputs record at (top): Additional properties"),
+        ("no commit field", "found invalid inputs record at project: 'commit' is a required"),
+    ],
+)
+def test_a_broken_record_is_one_finding(tmp_path: Path, damage: str, found: str):
+    lines = _inputs_findings(tmp_path, _damaged(damage))
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(f"python/build/inputs.json: inputs-record: {found}"), lines[0]
+    assert lines[0].endswith("; allowed: " + rules_inputs.ALLOWED)
+
+
+def test_a_record_of_another_build_is_a_finding(tmp_path: Path):
+    record = _inputs_record()
+    doc = {**_document_of(record), "target_triple": "x86_64_v3-unknown-linux-gnu"}
+    record["options"] = "pgo+lto"
+    (line,) = _inputs_findings(tmp_path, render_inputs(record), doc)
+    assert "found target 'x86_64-unknown-linux-gnu' (PYTHON.json target_triple: 'x86_64_v3" in line
+    assert "options 'pgo+lto' (PYTHON.json build_options: 'noopt')" in line
+
+
+@pytest.mark.parametrize("inputs", ["good", "broken"])
+def test_validate_catches_an_archive_with_a_broken_record(tmp_path: Path, capsys, inputs: str):
+    record = _inputs_record()
+    data = render_inputs(record) if inputs == "good" else b'{"format": 1}\n'
+    doc = {"version": "8", **_document_of(record)}
+    code, out, _ = _run(capsys, str(_archive(tmp_path, doc, inputs=data)))
+    assert code == 1  # the fake archive has other findings
+    lines = [line for line in out if line.startswith("python/build/inputs.json: ")]
+    if inputs == "good":
+        assert lines == []
+    else:
+        assert lines == [
+            "python/build/inputs.json: inputs-record: found invalid inputs record at (top): "
+            f"'project' is a required property; allowed: {rules_inputs.ALLOWED}"
+        ]
+
+
 # --- the command: bad input gives one error line, findings one line each -----------------------
 
 
-def _archive(tmp_path: Path, doc: object, name: str = "x-full.tar.zst", first: bool = True) -> Path:
+def _archive(
+    tmp_path: Path,
+    doc: object,
+    name: str = "x-full.tar.zst",
+    first: bool = True,
+    inputs: bytes | None = None,
+) -> Path:
     stage = tmp_path / "stage"
     (stage / "install/bin").mkdir(parents=True, exist_ok=True)
     (stage / "install/bin/python3.13").write_text("not an interpreter")
+    if inputs is not None:
+        (stage / "build").mkdir(exist_ok=True)
+        (stage / "build/inputs.json").write_bytes(inputs)
     if doc is not None:
         (stage / "PYTHON.json").write_text(json.dumps(doc))
     order = ["PYTHON.json", "install"] if first else ["install", "PYTHON.json"]

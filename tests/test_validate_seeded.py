@@ -285,6 +285,20 @@ def test_schema_defect(base, baseline, doc, tmp_path):
     assert found - baseline == {("python/PYTHON.json", "schema")}
 
 
+def test_inputs_record_defect(base, baseline, tmp_path):
+    """A schema-invalid python/build/inputs.json (no steps) is an inputs-record finding."""
+    root = _copy(base, tmp_path / "python")
+    record = root / "build" / "inputs.json"
+    assert json.loads(record.read_text())["steps"], "the real record lists its steps"
+
+    def without_steps(data: bytes) -> bytes:
+        return json.dumps({**json.loads(data), "steps": []}, indent=2).encode()
+
+    _rewrite(record, without_steps)
+    archive = _repack(root, tmp_path / "inputs-full.tar.zst")
+    _check(archive, {("python/build/inputs.json", "inputs-record")}, baseline)
+
+
 # --- bad input: one error line, exit 1 ---------------------------------------------------------
 
 

@@ -13,8 +13,9 @@ from ..archive import extract_archive, read_leading_member
 from ..errors import BuildError
 from ..metadata import FORMAT_VERSION, SCHEMA_PATH
 from ..paths import RESOURCES, UNIX_DIR
+from ..reproduce import record
 from ..targets import Target, load_targets
-from . import rules_document, rules_elf, rules_files
+from . import rules_document, rules_elf, rules_files, rules_inputs
 from .data import DATA_DIR
 from .findings import TOP, Distribution, Finding
 
@@ -91,6 +92,7 @@ def validate_tree(dist: Distribution) -> list[Finding]:
     findings += rules_document.check(dist)
     findings += rules_elf.check(dist, infos)
     findings += rules_files.check(dist)
+    findings += rules_inputs.check(dist)
     return sorted(set(findings))
 
 
@@ -108,6 +110,8 @@ def _validation_inputs(archive: Path) -> str:
         *sorted(Path(__file__).parent.glob("*.py")),
         *sorted(DATA_DIR.glob("*.yml")),
         SCHEMA_PATH,
+        record.SCHEMA_PATH,  # inputs.json's schema, and the code that reads it
+        Path(record.__file__),
         UNIX_DIR / "targets.yml",
         UNIX_DIR / "extension-modules.yml",
         RESOURCES / "downloads.yml",

@@ -479,6 +479,8 @@ def test_a_record_of_another_build_is_a_finding(tmp_path: Path):
     (line,) = _inputs_findings(tmp_path, render_inputs(record), doc)
     assert "found target 'x86_64-unknown-linux-gnu' (PYTHON.json target_triple: 'x86_64_v3" in line
     assert "options 'pgo+lto' (PYTHON.json build_options: 'noopt')" in line
+    # Fields the document lacks are the schema rule's findings.
+    assert _inputs_findings(tmp_path, render_inputs(record), {"version": "8"}) == []
 
 
 @pytest.mark.parametrize("inputs", ["good", "broken"])

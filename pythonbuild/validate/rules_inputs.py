@@ -25,7 +25,8 @@ def check(dist: Distribution) -> list[Finding]:
     except InputsError as exc:
         message = str(exc).removeprefix(f"{INPUTS_MEMBER}: ")
         return [Finding(INPUTS_MEMBER, RULE, _one_line(message), ALLOWED)]
-    # The same build as the document's: a record copied from another archive is no record.
+    # The same build as the document's: a record copied from another archive is no record. A
+    # field missing from the document is the schema rule's finding, not this one's.
     pairs = (
         ("target", inputs.target, "target_triple"),
         ("python", inputs.python, "python_major_minor_version"),
@@ -33,9 +34,9 @@ def check(dist: Distribution) -> list[Finding]:
         ("options", inputs.options, "build_options"),
     )
     differ = [
-        f"{field} {ours!r} (PYTHON.json {key}: {dist.doc.get(key)!r})"
+        f"{field} {ours!r} (PYTHON.json {key}: {dist.doc[key]!r})"
         for field, ours, key in pairs
-        if ours != dist.doc.get(key)
+        if key in dist.doc and ours != dist.doc[key]
     ]
     if differ:
         return [

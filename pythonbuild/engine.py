@@ -37,6 +37,9 @@ EXEC_ROOT = Path("/run/standalone-python-engine")
 SYSTEM_SOCKET = Path("/var/run/docker.sock")
 SYSTEM_DATA_ROOT = Path("/var/lib/docker")  # Docker's default --data-root
 START_TIMEOUT = 90
+# More dockerd options for the private daemon. tests/test_engine_live.py runs one beside the
+# machine's own engine and turns off the default bridge and iptables, which belong to that one.
+DAEMON_OPTIONS: tuple[str, ...] = ()
 
 
 @dataclass
@@ -170,6 +173,7 @@ def start_private_engine() -> Engine:
         "--exec-root", str(EXEC_ROOT),
         "--pidfile", str(STATE_DIR / "dockerd.pid"),
         "-H", f"unix://{socket}",
+        *DAEMON_OPTIONS,
     ]  # fmt: skip
     log.info(f"no container engine is running: starting a private dockerd (state in {STATE_DIR})")
     with logfile.open("ab") as out:

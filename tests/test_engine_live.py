@@ -1,8 +1,15 @@
-"""The private engine against a real dockerd: start, crash, recover (root only, slow)."""
+"""The private engine against a real dockerd: start, crash, recover (root only, slow).
+
+The test's daemon has its own state directory and exec root, and sees no system socket, so it
+runs whether or not the machine has a Docker engine of its own (installing docker.io starts
+one) or another build's private engine is running, and it can never stop either: it kills
+and stops only the daemon whose pid file is in its own state directory.
+"""
 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import time
 from collections.abc import Iterator
@@ -17,23 +24,36 @@ pytestmark = [
     pytest.mark.skipif(os.geteuid() != 0, reason="a private dockerd needs root"),
 ]
 
+# The machine's engine (or another build's) owns the default bridge and the iptables chains: a
+# second daemon that set up its own would rewrite them.
+NO_NETWORK = ("--bridge=none", "--iptables=false", "--ip6tables=false")
+
 
 @pytest.fixture
-def no_other_engine(monkeypatch) -> Iterator[None]:
-    """No engine but the one the test starts; stopped again even when the test fails."""
+def own_engine(monkeypatch) -> Iterator[Path]:
+    """A private engine of this test alone (its state directory is returned); stopped and
+    removed again even when the test fails."""
+    name = f"test-engine-{os.getpid()}"
+    state = engine.STATE_DIR.parent / name  # the same file system as the real engine's data
+    exec_root = engine.EXEC_ROOT.parent / f"standalone-python-{name}"
+    assert not state.exists() and not exec_root.exists(), (state, exec_root)
     monkeypatch.delenv("DOCKER_HOST", raising=False)
-    if engine.SYSTEM_SOCKET.exists() and engine._try_client(f"unix://{engine.SYSTEM_SOCKET}"):
-        pytest.skip("a system Docker engine is running; the private engine would not be used")
-    if engine._private_socket().exists() and engine._try_client(
-        f"unix://{engine._private_socket()}"
-    ):
-        pytest.skip("another build's private engine is running; killing it would break that build")
-    yield
-    # A failed assertion between starting a private dockerd and closing it must not leave it
-    # running; only one this process started is stopped (never another build's).
-    pid = engine._read_pid()
-    if pid is not None and engine._pid_alive(pid) and _parent_pid(pid) == os.getpid():
-        engine.stop_private_engine()
+    monkeypatch.setattr(engine, "STATE_DIR", state)
+    monkeypatch.setattr(engine, "EXEC_ROOT", exec_root)
+    monkeypatch.setattr(engine, "SYSTEM_SOCKET", state / "no-system-engine.sock")
+    monkeypatch.setattr(engine, "DAEMON_OPTIONS", NO_NETWORK)
+    try:
+        yield state
+    finally:
+        # A failed assertion between starting the daemon and closing it must not leave it
+        # running; only one this process started is stopped.
+        pid = engine._read_pid()
+        if pid is not None and engine._pid_alive(pid) and _parent_pid(pid) == os.getpid():
+            engine.stop_private_engine()
+        pid = engine._read_pid()
+        if pid is None or not engine._pid_alive(pid):
+            shutil.rmtree(state, ignore_errors=True)
+            shutil.rmtree(exec_root, ignore_errors=True)
 
 
 def _parent_pid(pid: int) -> int | None:
@@ -44,13 +64,14 @@ def _parent_pid(pid: int) -> int | None:
     return int(stat.rsplit(")", 1)[1].split()[1])  # the field after the state
 
 
-def test_killed_private_engine_does_not_block_the_next_run(no_other_engine):
+def test_killed_private_engine_does_not_block_the_next_run(own_engine: Path):
     first = engine.connect()
-    assert first.private
-    pid = int((engine.STATE_DIR / "dockerd.pid").read_text())
+    assert first.private, first.description
+    assert str(own_engine) in first.description
+    pid = int((own_engine / "dockerd.pid").read_text())
     os.kill(pid, signal.SIGKILL)
     first.process.wait(timeout=30)
-    assert (engine.STATE_DIR / "dockerd.pid").exists()  # the crash left its pid file behind
+    assert (own_engine / "dockerd.pid").exists()  # the crash left its pid file behind
     started = time.monotonic()
     second = engine.connect()
     try:
@@ -59,5 +80,5 @@ def test_killed_private_engine_does_not_block_the_next_run(no_other_engine):
         print(f"recovered in {time.monotonic() - started:.1f}s")
     finally:
         second.close()
-    assert not (engine.STATE_DIR / "dockerd.pid").exists()
+    assert not (own_engine / "dockerd.pid").exists()
     assert not engine._private_socket().exists()

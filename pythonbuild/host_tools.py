@@ -59,6 +59,11 @@ def ensure_host_tool(command: str, logfile: Path) -> str:
         raise BuildError(
             f"{command} is missing; install it (apt-get install {tool.package}) and rerun"
         )
+    if shutil.which("apt-get") is None:
+        raise BuildError(
+            f"{command} is missing and this machine has no apt-get to install Debian's "
+            f"{tool.package}; install {command} and rerun"
+        )
     log.info(f"no {command} on this machine: installing Debian's {tool.package} (apt-get)")
     logfile.parent.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")

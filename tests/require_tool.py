@@ -30,7 +30,7 @@ def require_tool(command: str) -> str:
     if under_ci() and os.geteuid() == 0:
         try:
             return ensure_host_tool(command, LOG_DIR / f"apt-{tool.package}.log")
-        except BuildError as exc:
+        except (BuildError, OSError) as exc:
             last = str(exc).strip().splitlines()[-1].removeprefix("error: ")
             pytest.fail(f"{tool.needs()}, and installing it failed: {last}", pytrace=False)
     pytest.skip(

@@ -58,6 +58,13 @@ def test_without_root_a_missing_tool_names_its_package(monkeypatch, tmp_path):
         ensure_host_tool("objdump", tmp_path / "apt.log")
 
 
+def test_without_apt_a_missing_tool_is_one_error(monkeypatch, tmp_path):
+    _missing(monkeypatch, ci=True, root=True)  # which() finds nothing, apt-get included
+    with pytest.raises(BuildError, match="no apt-get to install Debian's binutils"):
+        ensure_host_tool("objdump", tmp_path / "apt.log")
+    assert not (tmp_path / "apt.log").exists()
+
+
 def test_host_tools_command_lists_and_fails_on_a_missing_tool(monkeypatch, capsys):
     monkeypatch.setattr("shutil.which", lambda c, *a, **k: None if c == "Xvfb" else f"/bin/{c}")
     assert main(["git", "Xvfb"]) == 1

@@ -22,7 +22,10 @@ ROOT = Path(__file__).resolve().parent.parent
 REBUILT = ("bzip2", "mpdecimal", "xz", "zlib")
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(bool(EXISTING_DIST), reason="checking existing archives: nothing was built"),
+    pytest.mark.skipif(
+        bool(EXISTING_DIST),
+        reason="checking existing archives (STANDALONE_PYTHON_E2E_DIST): nothing was built",
+    ),
 ]
 
 

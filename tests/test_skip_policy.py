@@ -6,6 +6,7 @@ policy plugin and the project's allowed list, and looks at its exit status and o
 
 from __future__ import annotations
 
+import ast
 import os
 import subprocess
 import sys
@@ -114,3 +115,31 @@ def test_every_allowed_skip_says_why():
     assert allowed_skips()
     for entry in allowed_skips():
         assert len(entry.why.split()) >= 8, entry
+
+
+def _skip_reasons(path: Path) -> list[ast.expr]:
+    """The reason argument of every pytest.skip(...) and skipif(..., reason=...) in ``path``."""
+    reasons = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute):
+            continue
+        if node.func.attr == "skip" and node.args:
+            reasons.append(node.args[0])
+        elif node.func.attr in ("skip", "skipif"):
+            reasons += [k.value for k in node.keywords if k.arg == "reason"]
+    return reasons
+
+
+def test_every_skip_in_the_tests_has_an_allowed_reason():
+    """Checked here, not only on CI: a skip the CI run would reject fails the fast tests.
+    require_tool's skip (a missing program) is the one that is never allowed."""
+    found = 0
+    for path in sorted(TESTS.glob("test_*.py")):
+        for reason in _skip_reasons(path):
+            where = f"{path.name}:{reason.lineno}"
+            assert isinstance(reason, ast.Constant), f"{where}: say the reason as a literal"
+            assert is_allowed(reason.value), (
+                f"{where}: {reason.value!r} is not in allowed-skips.yml"
+            )
+            found += 1
+    assert found >= 5

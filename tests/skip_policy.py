@@ -71,7 +71,7 @@ class SkipPolicy:
         if self.unexpected and session.exitstatus in passing:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
-    def pytest_terminal_summary(self, terminalreporter) -> None:
+    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
         if not self.unexpected:
             return
         terminalreporter.write_sep(

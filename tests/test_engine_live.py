@@ -11,11 +11,13 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from require_tool import require_tool
 
 from pythonbuild import engine
 
@@ -24,9 +26,11 @@ pytestmark = [
     pytest.mark.skipif(os.geteuid() != 0, reason="a private dockerd needs root"),
 ]
 
-# The machine's engine (or another build's) owns the default bridge and the iptables chains: a
-# second daemon that set up its own would rewrite them.
-NO_NETWORK = ("--bridge=none", "--iptables=false", "--ip6tables=false")
+# The machine's engine (or another build's) owns the default bridge docker0 and the iptables
+# chains: the test's daemon gets a bridge of its own and leaves iptables alone. (Not
+# --bridge=none: a dockerd started without a bridge deletes docker0, which breaks every
+# container of the engine that owns it.) 198.18.0.0/15 is reserved for network tests.
+BRIDGE_ADDRESS = "198.18.254.1/24"
 
 
 @pytest.fixture
@@ -41,8 +45,15 @@ def own_engine(monkeypatch) -> Iterator[Path]:
     monkeypatch.setattr(engine, "STATE_DIR", state)
     monkeypatch.setattr(engine, "EXEC_ROOT", exec_root)
     monkeypatch.setattr(engine, "SYSTEM_SOCKET", state / "no-system-engine.sock")
-    monkeypatch.setattr(engine, "DAEMON_OPTIONS", NO_NETWORK)
+    bridge = f"sptest{os.getpid() % 100000}"
+    ip = require_tool("ip")
+    subprocess.run([ip, "link", "add", bridge, "type", "bridge"], check=True)
+    monkeypatch.setattr(
+        engine, "DAEMON_OPTIONS", (f"--bridge={bridge}", "--iptables=false", "--ip6tables=false")
+    )
     try:
+        subprocess.run([ip, "addr", "add", BRIDGE_ADDRESS, "dev", bridge], check=True)
+        subprocess.run([ip, "link", "set", bridge, "up"], check=True)
         yield state
     finally:
         # A failed assertion between starting the daemon and closing it must not leave it
@@ -54,6 +65,7 @@ def own_engine(monkeypatch) -> Iterator[Path]:
         if pid is None or not engine._pid_alive(pid):
             shutil.rmtree(state, ignore_errors=True)
             shutil.rmtree(exec_root, ignore_errors=True)
+            subprocess.run([ip, "link", "del", bridge], check=False)
 
 
 def _parent_pid(pid: int) -> int | None:
@@ -65,6 +77,7 @@ def _parent_pid(pid: int) -> int | None:
 
 
 def test_killed_private_engine_does_not_block_the_next_run(own_engine: Path):
+    other_engines_bridge = Path("/sys/class/net/docker0").exists()
     first = engine.connect()
     assert first.private, first.description
     assert str(own_engine) in first.description
@@ -82,3 +95,5 @@ def test_killed_private_engine_does_not_block_the_next_run(own_engine: Path):
         second.close()
     assert not (own_engine / "dockerd.pid").exists()
     assert not engine._private_socket().exists()
+    # Another engine's containers still have their bridge.
+    assert Path("/sys/class/net/docker0").exists() == other_engines_bridge

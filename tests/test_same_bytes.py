@@ -9,6 +9,7 @@ libraries end up in the full archive's python/build, so a byte that changes show
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -44,10 +45,9 @@ def test_rebuilt_steps_give_an_identical_full_archive(build, tmp_path):
         capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
-    built = [
-        line for line in result.stdout.splitlines() if " done in " in line and "] build " in line
-    ]
-    assert sorted(line.split("] build ")[1].split()[0] for line in built) == sorted(REBUILT)
+    # The progress lines of steps that ran: "build <package> <version> (log: ...): done in".
+    built = re.findall(r"\] build (\S+) \S+ \(log: [^)]*\): done in ", result.stdout)
+    assert sorted(built) == sorted(REBUILT)
     rebuilt = next(dist.glob(f"cpython-{PYTHON}.*-{TARGET}-*-full.tar.zst"))
     compare = subprocess.run(
         [sys.executable, "-m", "pythonbuild", "reproduce", "--compare", str(build["full"]), str(rebuilt)],

@@ -64,6 +64,15 @@ def read_elf_header(path: Path) -> ElfInfo:
         return ElfInfo(path, elf["e_machine"], elf.elfclass, elf["e_type"])
 
 
+def read_interpreter(path: Path) -> str | None:
+    """The loader an executable asks for (PT_INTERP); None for a file without one."""
+    with path.open("rb") as handle:
+        for segment in ELFFile(handle).iter_segments():
+            if segment["p_type"] == "PT_INTERP":
+                return segment.get_interp_name()
+    return None
+
+
 def read_elf(path: Path) -> ElfInfo:
     with path.open("rb") as handle:
         elf = ELFFile(handle)

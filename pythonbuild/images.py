@@ -254,8 +254,8 @@ def runtime_rootfs_dir(spec: RootfsSpec, cache_dir: Path, logs: Path) -> Path:
     """A directory holding ``spec``'s whole system, made once and kept in ``cache_dir``.
 
     For programs of another architecture run on this machine under qemu-user, whose loader and
-    libraries it provides (``QEMU_LD_PREFIX``). Made in a temporary directory beside it and
-    renamed into place: a directory of that name is always complete.
+    libraries it provides (``testdist.loader_namespace``). Made in a temporary directory beside
+    it and renamed into place: a directory of that name is always complete.
     """
     final = cache_dir / "rootfs" / rootfs_dir_name(spec.tag)
     if final.is_dir():

@@ -171,16 +171,14 @@ def _run_checks(
         return cases
     # Smoke tests run from a path with a space, like a user's "My Programs".
     extract(dist, work / "smoke dir")
-    target = check_architecture(dist.target, dist.python(work / "smoke dir"))
-    emulation = emulation_for(target, default_cache_dir(), output / "logs")
-    extra_env = emulation.env if emulation else {}
+    python = dist.python(work / "smoke dir")
+    target = check_architecture(dist.target, python)
+    scratch = work / "loader-namespace"  # an empty directory here; a tmpfs in the namespace
+    emulation = emulation_for(target, python, default_cache_dir(), scratch, output / "logs")
+    launcher = emulation.launcher(scratch) if emulation else []
     with log.step(f"smoke tests of {dist.label}"):
         cases += run_smoke_on_host(
-            dist.python(work / "smoke dir"),
-            metadata_file,
-            work / "smoke-results.json",
-            output / "smoke.log",
-            extra_env,
+            python, metadata_file, work / "smoke-results.json", output / "smoke.log", launcher
         )
     if config.regrtest:
         # The suite runs from a plain path: its own tests of quoting are not what is tested here.
@@ -193,7 +191,7 @@ def _run_checks(
         settings = config.settings
         if emulation is not None:
             selection = settings.selection or emulated_subset(dist.python_minor)
-            settings = replace(settings, selection=selection, env=tuple(extra_env.items()))
+            settings = replace(settings, selection=selection, launcher=tuple(launcher))
             log.info(f"regression suite under qemu-{emulation.emulator}: {len(selection)} "
                      f"test modules ({', '.join(selection)})")  # fmt: skip
         started = time.monotonic()

@@ -29,14 +29,14 @@ class RegrtestSettings:
     timeout: int = 900  # seconds per test file; the slowest file takes ~3 minutes on 2 cores
     nice: int = 10
     selection: tuple[str, ...] = ()  # test modules to run; empty: the whole suite
-    # Variables the interpreter's processes need besides the fixed ones (QEMU_LD_PREFIX).
-    env: tuple[tuple[str, str], ...] = ()
+    launcher: tuple[str, ...] = ()  # a command prefix to run it under (Emulation.launcher)
 
 
 def regrtest_command(
     python: Path, settings: RegrtestSettings, junit: Path, exclusion_args: list[str]
 ) -> list[str]:
-    cmd = ["nice", "-n", str(settings.nice)] if settings.nice else []
+    cmd = list(settings.launcher)
+    cmd += ["nice", "-n", str(settings.nice)] if settings.nice else []
     # --rerun: a file that fails runs once more, verbosely, alone; only failing twice counts
     # (a 2-core machine under load makes some timing tests flaky) and the log shows the details.
     cmd += [
@@ -78,7 +78,6 @@ def run_regrtest(
         "LANG": "C.UTF-8",
         "TMPDIR": str(tmp),
         "HOME": os.environ.get("HOME", str(tmp)),
-        **dict(settings.env),
     }
     status, output = stream_process(cmd, env, tmp, log_file)
     cases = read_regrtest_junit(junit) if junit.exists() else []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 from ..errors import BuildError
@@ -43,10 +44,14 @@ def run_smoke_on_host(
     metadata_file: Path,
     results: Path,
     log_file: Path,
-    extra_env: dict[str, str] | None = None,
+    launcher: Sequence[str] = (),
 ) -> list[CaseResult]:
-    """Run every smoke check with ``python``; its progress goes to the console and ``log_file``."""
+    """Run every smoke check with ``python``; its progress goes to the console and ``log_file``.
+
+    ``launcher`` is a command prefix it runs under (``Emulation.launcher``).
+    """
     cmd = [
+        *launcher,
         str(python),
         str(SMOKE_SCRIPT),
         "--python-json",
@@ -59,7 +64,6 @@ def run_smoke_on_host(
         str(results.parent),
     ]
     env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": str(results.parent)}
-    env.update(extra_env or {})
     status, _ = stream_process(cmd, env, "/", log_file, echo_prefix="  ")
     if status != 0 or not results.exists():
         raise BuildError(

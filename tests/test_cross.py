@@ -12,7 +12,12 @@ from pythonbuild.errors import BuildError, UsageError
 from pythonbuild.image_lock import read_lock
 from pythonbuild.targets import get_target, load_targets
 from pythonbuild.testdist.emulated import check_architecture, emulated_subset
-from pythonbuild.testdist.exclusions import Exclusion, regrtest_arguments
+from pythonbuild.testdist.exclusions import (
+    Exclusion,
+    exclusions_for,
+    parse_exclusions,
+    regrtest_arguments,
+)
 
 ARM = get_target("aarch64-unknown-linux-gnu")
 X86 = get_target("x86_64-unknown-linux-gnu")
@@ -101,3 +106,25 @@ def test_the_emulated_subset_runs_named_modules_less_excluded_ones(tmp_path) -> 
     ]
     args = regrtest_arguments(exclusions, tmp_path / "ignore", ("test_ctypes", "test_os"))
     assert args == ["--ignorefile", str(tmp_path / "ignore"), "test_os"]  # no -x: a selection
+
+
+def test_emulation_only_exclusions_apply_only_under_emulation() -> None:
+    table = parse_exclusions(
+        {
+            "3.13": {
+                "*": [
+                    {"module": "test_everywhere", "reason": "r"},
+                    {"case": "test.test_os.A.test_b", "reason": "qemu", "emulated": True},
+                ]
+            }
+        }
+    )
+    names = [e.test for e in exclusions_for(table, "3.13", ARM.triple, "noopt", emulated=True)]
+    assert names == ["test_everywhere", "test.test_os.A.test_b"]
+    # The same target on its own CPU, and the host's own target, run the emulated case.
+    assert [e.test for e in exclusions_for(table, "3.13", ARM.triple, "noopt")] == [
+        "test_everywhere"
+    ]
+    with pytest.raises(BuildError, match="emulated is true or false"):
+        parse_exclusions({"3.13": {"*": [{"module": "test_x", "reason": "r", "emulated": "y"}]}})
+

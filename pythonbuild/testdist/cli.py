@@ -223,8 +223,11 @@ def run(config: TestDistConfig) -> int:
             f"{dist.archive.name}: install_only archives leave out the test suite; "
             "give the -full.tar.zst archive for --regrtest"
         )
+    emulated = get_target(dist.target).foreign  # its programs run under qemu-user here
     exclusions = (
-        exclusions_for(load_exclusions(), dist.python_minor, dist.target, dist.options)
+        exclusions_for(
+            load_exclusions(), dist.python_minor, dist.target, dist.options, emulated=emulated
+        )
         if config.regrtest
         else []
     )

@@ -5,7 +5,8 @@ or ``*``) -> list of entries. An entry leaves out either a whole test file (``mo
 passed to regrtest as ``-x``) or test cases (``case: test.test_os.FileTests.test_access`` or a
 glob such as ``test.test_os.*.test_chown*``, written to an ``--ignorefile``), and always says
 why (``reason``). Optional ``options`` (fnmatch patterns of build options, e.g.
-``freethreaded+*``) limit an entry to some builds.
+``freethreaded+*``) limit an entry to some builds, and ``emulated: true`` to runs of a target
+whose programs run here under qemu-user (a limitation of the emulator, not of the target).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ EXCLUSIONS_FILE = RESOURCES / "testdist" / "exclusions.yml"
 _MODULE_NAME = re.compile(r"test_\w+")
 # Case ids as regrtest reports them; a pattern with a dot and no wildcard must be a full id.
 _CASE_ID = re.compile(r"test\.[\w.]+|[\w.*?\[\]]*[*?\[][\w.*?\[\]]*")
-_ENTRY_KEYS = {"module", "case", "reason", "options"}
+_ENTRY_KEYS = {"module", "case", "reason", "options", "emulated"}
 
 
 @dataclass(frozen=True)
@@ -36,9 +37,10 @@ class Exclusion:
     reason: str
     targets: str  # the target pattern the entry was listed under
     options: tuple[str, ...] = ()  # empty: every build
+    emulated: bool = False  # only where the target's programs run under qemu-user
 
-    def applies_to(self, target: str, options: str) -> bool:
-        if not fnmatch.fnmatchcase(target, self.targets):
+    def applies_to(self, target: str, options: str, emulated: bool = False) -> bool:
+        if not fnmatch.fnmatchcase(target, self.targets) or (self.emulated and not emulated):
             return False
         return not self.options or any(fnmatch.fnmatchcase(options, o) for o in self.options)
 
@@ -70,7 +72,10 @@ def _entry(raw: object, where: str, targets: str) -> Exclusion:
     options = raw.get("options", ())
     if isinstance(options, str):
         options = (options,)
-    return Exclusion(kind, test, reason, targets, tuple(str(o) for o in options))
+    emulated = raw.get("emulated", False)
+    if not isinstance(emulated, bool):
+        raise BuildError(f"{where} ({test}): emulated is true or false, not {emulated!r}")
+    return Exclusion(kind, test, reason, targets, tuple(str(o) for o in options), emulated)
 
 
 def parse_exclusions(data: object, source: str = "exclusions") -> dict[str, list[Exclusion]]:
@@ -113,9 +118,14 @@ def load_exclusions(path: Path = EXCLUSIONS_FILE) -> dict[str, list[Exclusion]]:
 
 
 def exclusions_for(
-    table: dict[str, list[Exclusion]], python_minor: str, target: str, options: str
+    table: dict[str, list[Exclusion]],
+    python_minor: str,
+    target: str,
+    options: str,
+    emulated: bool = False,
 ) -> list[Exclusion]:
-    return [e for e in table.get(python_minor, []) if e.applies_to(target, options)]
+    """The entries for one run; ``emulated``: the target's programs run under qemu-user."""
+    return [e for e in table.get(python_minor, []) if e.applies_to(target, options, emulated)]
 
 
 def regrtest_arguments(

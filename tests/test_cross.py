@@ -15,6 +15,7 @@ from pythonbuild.testdist.emulated import check_architecture, emulated_subset
 from pythonbuild.testdist.exclusions import (
     Exclusion,
     exclusions_for,
+    load_exclusions,
     parse_exclusions,
     regrtest_arguments,
 )
@@ -128,3 +129,9 @@ def test_emulation_only_exclusions_apply_only_under_emulation() -> None:
     with pytest.raises(BuildError, match="emulated is true or false"):
         parse_exclusions({"3.13": {"*": [{"module": "test_x", "reason": "r", "emulated": "y"}]}})
 
+
+def test_every_emulation_only_exclusion_names_qemu() -> None:
+    entries = [e for entries in load_exclusions().values() for e in entries if e.emulated]
+    assert entries, "the shipped list has the qemu-user limitations"
+    for entry in entries:
+        assert "qemu" in entry.reason, entry.test

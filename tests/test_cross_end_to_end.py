@@ -15,12 +15,17 @@ import pytest
 
 from pythonbuild.archive import extract_archive
 from pythonbuild.elf import read_elf, scan_tree
+from pythonbuild.targets import get_target
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET = os.environ.get("STANDALONE_PYTHON_E2E_CROSS_TARGET", "aarch64-unknown-linux-gnu")
 # A few regression-suite modules that exercise the ABI (ctypes/libffi, struct), the bundled
-# OpenSSL's assembly and the target's libc; test-dist's default subset is larger.
-REGRTEST_MODULES = ["test_ctypes", "test_struct", "test_hashlib", "test_math", "test_zlib"]
+# OpenSSL's assembly, the target's libc, and child processes started with environments of their
+# own, ptys and spawn file actions (os, posix: about 40 s under qemu); test-dist's default
+# subset is larger.
+REGRTEST_MODULES = [
+    "test_ctypes", "test_struct", "test_hashlib", "test_math", "test_zlib", "test_os", "test_posix",
+]  # fmt: skip
 
 pytestmark = [pytest.mark.slow, pytest.mark.cross]
 
@@ -62,14 +67,26 @@ def test_validate_passes(cross_full):
     assert result.returncode == 0, result.stdout[-3000:]
 
 
+def _target_files_outside_the_cache() -> set[Path]:
+    """Paths where this machine would hold the target's loader or libraries: test-dist must
+    neither need them nor make them."""
+    target = get_target(TARGET)
+    multiarch = target.gnu_triple
+    paths = [Path("/lib") / target.needed_libraries[0], Path("/etc/qemu-binfmt")]
+    paths += [Path(d) / multiarch for d in ("/lib", "/usr/lib", "/lib64")]
+    return {p for p in paths if p.exists() or p.is_symlink()}
+
+
 def test_smoke_and_a_regrtest_subset_pass_under_emulation(cross_full, tmp_path):
+    before = _target_files_outside_the_cache()
     result, elapsed = _run(
         sys.executable, "-m", "pythonbuild", "test-dist", cross_full, "--regrtest",
         "--tests", *REGRTEST_MODULES, "--output", tmp_path,
     )  # fmt: skip
     print(f"test-dist under qemu: {elapsed:.0f}s")
     assert result.returncode == 0, result.stdout[-4000:]
-    assert "qemu-aarch64" in result.stdout
+    assert "qemu-aarch64" in result.stdout and "private mount namespace" in result.stdout
+    assert _target_files_outside_the_cache() == before  # nothing of the target left here
     summary = result.stdout.strip().splitlines()[-1]
     passed = re.search(r": (\d+) passed, 0 failed", summary)
     assert passed and int(passed.group(1)) > 0, summary

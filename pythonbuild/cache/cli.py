@@ -125,10 +125,7 @@ def collect_entries(places: Places, engine: engine_mod.Engine | None) -> list[Ca
         *chroot_entries(cache_dir, places.chroot_parent, places.default_chroot),
     ]
     if engine is not None:
-        entries += engine_images.image_entries(engine, cache_dir, refs)
-        leftovers = engine_images.leftovers_entry(engine, cache_dir)
-        if leftovers is not None:
-            entries.append(leftovers)
+        entries += engine_images.engine_entries(engine, cache_dir, refs)
     order = list(KINDS)
     return sorted(entries, key=lambda e: (order.index(e.kind), e.name))
 

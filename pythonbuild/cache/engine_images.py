@@ -19,8 +19,16 @@ from .entries import CacheEntry
 LEFTOVERS = "dangling images, stopped containers, build cache"
 
 
-def image_entries(engine: Engine, cache_dir, refs: CurrentReferences) -> Iterator[CacheEntry]:
+def engine_entries(engine: Engine, cache_dir, refs: CurrentReferences) -> list[CacheEntry]:
+    """Our images, and the engine's leftovers when there are any: from one ``df`` call (the
+    engine computes every image's and container's size for it)."""
     usage = engine.client.df()
+    entries = list(_image_entries(usage, cache_dir, refs))
+    leftovers = _leftovers_entry(usage) if engine.private else None
+    return entries + ([leftovers] if leftovers is not None else [])
+
+
+def _image_entries(usage: dict, cache_dir, refs: CurrentReferences) -> Iterator[CacheEntry]:
     for image in usage.get("Images") or []:
         tags = [t for t in image.get("RepoTags") or [] if t.startswith(f"{IMAGE_PREFIX}/")]
         for tag in tags:
@@ -32,14 +40,11 @@ def image_entries(engine: Engine, cache_dir, refs: CurrentReferences) -> Iterato
             yield CacheEntry("image", tag, size, used, refs.image_is_current(tag), lease_id)
 
 
-def leftovers_entry(engine: Engine, cache_dir) -> CacheEntry | None:
+def _leftovers_entry(usage: dict) -> CacheEntry | None:
     """The engine's untagged images, stopped containers and build cache, as one entry.
 
-    Only a private engine's: on a shared engine they may be somebody else's.
+    Only a private engine's (the caller's check): on a shared engine they may be somebody else's.
     """
-    if not engine.private:
-        return None
-    usage = engine.client.df()
     size = sum(
         i["Size"] - max(i.get("SharedSize", 0), 0)
         for i in usage.get("Images") or []

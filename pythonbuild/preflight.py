@@ -100,7 +100,8 @@ def check_free_space(
             raise BuildError(shortage_message(fs, required, run, floor, override is not None))
 
 
-def _join(words: list[str], last: str = "and") -> str:
+def join_words(words: list[str], last: str = "and") -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
     return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} {last} {words[-1]}"
 
 
@@ -108,7 +109,7 @@ def shortage_message(
     fs: FileSystem, required: int, run: str, floor: int, overridden: bool = False
 ) -> str:
     paths = [str(p) for p in fs.paths]
-    where = f"{paths[0]} has" if len(paths) == 1 else f"{_join(paths)} (one file system) have"
+    where = f"{paths[0]} has" if len(paths) == 1 else f"{join_words(paths)} (one file system) have"
     items = ", ".join(need.what for need in fs.needs)
     if overridden:
         needed = f"needs {format_size(required)} there ({MIN_FREE_ENV}; for {items})"
@@ -123,7 +124,7 @@ def shortage_message(
     fix = f"free space with `{PRUNE_COMMAND}`" if prunable else "free space on it"
     moved_by = list(dict.fromkeys(n.moved_by for n in fs.needs if n.moved_by))
     if moved_by:
-        fix += f" or use {_join(moved_by, 'or')} on a larger disk"
+        fix += f" or use {join_words(moved_by, 'or')} on a larger disk"
     return (
         f"not enough free disk space for this {run}: {where} {format_size(fs.free)} free, "
         f"the {run} {needed}; {fix} ({MIN_FREE_ENV} sets another threshold: docs/cache.md)"

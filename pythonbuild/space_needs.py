@@ -20,7 +20,7 @@ from .image_lock import ImageLock
 from .images import rootfs_dir_name, rootfs_specs, runtime_rootfs_spec
 from .paths import RESOURCES, ROOT
 from .plan import BuildPlan, Step
-from .preflight import Need
+from .preflight import Need, join_words
 from .sizes import parse_size
 from .targets import Target
 
@@ -151,7 +151,7 @@ def test_dist_needs(
         ]
         if new:
             size, option = len(new) * f["runtime_rootfs"], _data_root_option(data_root)
-            needs.append(Need(data_root, size, f"{_join_suites(new)} image", option, prunable=True))
+            needs.append(Need(data_root, size, f"{join_words(new)} image", option, prunable=True))
             needs.append(Need(temp_dir(), f["runtime_rootfs"], "debootstrap", "TMPDIR"))
     elif not containers and target.emulator is not None:
         spec = runtime_rootfs_spec(target.sysroot, arch=target.debian_arch)
@@ -160,7 +160,3 @@ def test_dist_needs(
             option = "STANDALONE_PYTHON_CACHE"
             needs.append(Need(cache_dir, f["runtime_rootfs"], what, option, prunable=True))
     return needs
-
-
-def _join_suites(suites: Sequence[str]) -> str:
-    return " and ".join([", ".join(suites[:-1]), suites[-1]]) if len(suites) > 1 else suites[0]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
@@ -13,7 +12,7 @@ from .assemble import assemble_distribution
 from .cache import leases
 from .cli_linux import LinuxBuildConfig
 from .cpu import host_cpu_flags, missing_cpu_flags
-from .errors import BuildError, UsageError
+from .errors import BuildError
 from .fetch import default_mirrors, fetch_source
 from .image_lock import ImageLock, read_lock
 from .images import (
@@ -29,7 +28,7 @@ from .plan import BuildPlan, BuildRequest, Step, build_epochs, make_plan
 from .preflight import check_free_space
 from .registry import Registry, load_registry
 from .sbom_images import RECORDS_DIR, record_image_packages, record_path, records_dir
-from .sizes import format_size, parse_size
+from .sizes import format_size, size_from_env
 from .space_needs import build_needs, figures
 
 
@@ -261,11 +260,7 @@ def _build_planned(
 
 def cache_limit() -> int | None:
     """``STANDALONE_PYTHON_CACHE_MAX`` (e.g. ``40G``): prune to that size after each build."""
-    text = os.environ.get("STANDALONE_PYTHON_CACHE_MAX", "").strip()
-    try:
-        return parse_size(text) if text else None
-    except UsageError as exc:
-        raise UsageError(f"STANDALONE_PYTHON_CACHE_MAX: {exc}") from None
+    return size_from_env("STANDALONE_PYTHON_CACHE_MAX")
 
 
 def prune_to_limit(config: LinuxBuildConfig, limit: int) -> None:

@@ -16,8 +16,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import BuildError, UsageError
-from .sizes import format_size, parse_size
+from .errors import BuildError
+from .sizes import format_size, size_from_env
 
 MIN_FREE_ENV = "STANDALONE_PYTHON_MIN_FREE"
 PRUNE_COMMAND = "python -m pythonbuild cache prune"
@@ -75,13 +75,7 @@ def file_systems(needs: Iterable[Need]) -> list[FileSystem]:
 
 def min_free_override(environ: Mapping[str, str] | None = None) -> int | None:
     """``STANDALONE_PYTHON_MIN_FREE`` in bytes; None when it is not set."""
-    value = (os.environ if environ is None else environ).get(MIN_FREE_ENV, "").strip()
-    if not value:
-        return None
-    try:
-        return parse_size(value)
-    except UsageError as exc:
-        raise UsageError(f"{MIN_FREE_ENV}: {exc}; 0 turns the free-space check off") from None
+    return size_from_env(MIN_FREE_ENV, environ, "; 0 turns the free-space check off")
 
 
 def check_free_space(

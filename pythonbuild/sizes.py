@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+from collections.abc import Mapping
 
 from .errors import UsageError
 
@@ -17,6 +19,20 @@ def parse_size(text: str) -> int:
         raise UsageError(f"{text!r} is not a size; write it like 40G, 500M or 0")
     number, unit = match.groups()
     return int(float(number) * _UNITS[unit.upper()])
+
+
+def size_from_env(
+    name: str, environ: Mapping[str, str] | None = None, hint: str = ""
+) -> int | None:
+    """The size in the environment variable ``name`` (None: unset or empty); a bad value is a
+    UsageError that names the variable (and ``hint``, what else to know)."""
+    text = (os.environ if environ is None else environ).get(name, "").strip()
+    if not text:
+        return None
+    try:
+        return parse_size(text)
+    except UsageError as exc:
+        raise UsageError(f"{name}: {exc}{hint}") from None
 
 
 def format_size(size: int) -> str:

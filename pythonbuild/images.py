@@ -66,6 +66,8 @@ BASE_SUITE = "bookworm"
 LLVM_VERSION = "19"
 # Bumped when the way a rootfs is made changes, so old images are not reused.
 ROOTFS_RECIPE = "debootstrap-minbase-v2"
+# Below the cache directory: whole systems of other CPUs, one directory per image tag.
+ROOTFS_DIR = "rootfs"
 
 BUILD_PACKAGES = [
     f"clang-{LLVM_VERSION}",
@@ -250,6 +252,11 @@ def rootfs_dir_name(tag: str) -> str:
     return tag.replace("/", "_").replace(":", "-")
 
 
+def runtime_rootfs_path(spec: RootfsSpec, cache_dir: Path) -> Path:
+    """Where ``runtime_rootfs_dir`` keeps ``spec``'s system (which may not exist yet)."""
+    return cache_dir / ROOTFS_DIR / rootfs_dir_name(spec.tag)
+
+
 def runtime_rootfs_dir(spec: RootfsSpec, cache_dir: Path, logs: Path) -> Path:
     """A directory holding ``spec``'s whole system, made once and kept in ``cache_dir``.
 
@@ -257,7 +264,7 @@ def runtime_rootfs_dir(spec: RootfsSpec, cache_dir: Path, logs: Path) -> Path:
     libraries it provides (``testdist.loader_namespace``). Made in a temporary directory beside
     it and renamed into place: a directory of that name is always complete.
     """
-    final = cache_dir / "rootfs" / rootfs_dir_name(spec.tag)
+    final = runtime_rootfs_path(spec, cache_dir)
     if final.is_dir():
         return final
     final.parent.mkdir(parents=True, exist_ok=True)

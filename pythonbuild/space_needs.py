@@ -17,7 +17,7 @@ import yaml
 
 from .engine import STATE_DIR, expected_data_root, image_tags_in
 from .image_lock import ImageLock
-from .images import rootfs_dir_name, rootfs_specs, runtime_rootfs_spec
+from .images import rootfs_specs, runtime_rootfs_path, runtime_rootfs_spec
 from .paths import RESOURCES, ROOT
 from .plan import BuildPlan, Step
 from .preflight import Need, join_words
@@ -155,7 +155,7 @@ def test_dist_needs(
             needs.append(Need(temp_dir(), f["runtime_rootfs"], "debootstrap", "TMPDIR"))
     elif not containers and target.emulator is not None:
         spec = runtime_rootfs_spec(target.sysroot, arch=target.debian_arch)
-        if not (cache_dir / "rootfs" / rootfs_dir_name(spec.tag)).is_dir():
+        if not runtime_rootfs_path(spec, cache_dir).is_dir():
             what = f"Debian {target.sysroot} {target.debian_arch} system for qemu"
             option = "STANDALONE_PYTHON_CACHE"
             needs.append(Need(cache_dir, f["runtime_rootfs"], what, option, prunable=True))

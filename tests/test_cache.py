@@ -321,3 +321,20 @@ def test_a_bad_standalone_python_cache_max_fails_before_building(tmp_path):
         "error: STANDALONE_PYTHON_CACHE_MAX: 'plenty' is not a size; write it like 40G, 500M or 0"
     )
     assert not (tmp_path / "c").exists() and not (tmp_path / "d").exists()
+
+
+def test_test_dist_leases_the_rootfs_by_the_id_the_listing_gives_it(tmp_path, monkeypatch, refs):
+    """An emulated test-dist holds the lease a prune of that rootfs directory asks for."""
+    from types import SimpleNamespace
+
+    from pythonbuild.images import runtime_rootfs_path
+    from pythonbuild.testdist import cli as testdist_cli
+
+    monkeypatch.setenv("STANDALONE_PYTHON_CACHE", str(tmp_path))
+    target = get_target("aarch64-unknown-linux-gnu")
+    spec = runtime_rootfs_spec(target.sysroot, arch=target.debian_arch)
+    _file(runtime_rootfs_path(spec, tmp_path) / "lib" / "ld.so", 10, 1)
+    [entry] = [e for e in cache_dir_entries(tmp_path, refs) if e.kind == "rootfs"]
+    config = SimpleNamespace(containers=())
+    dist = SimpleNamespace(target=target.triple)
+    assert entry.lease_id in testdist_cli._lease_ids(config, dist, tmp_path / "out")

@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..images import ROOTFS_DIR
+from ..sbom_images import RECORDS_DIR
 from . import leases
 from .current import CurrentReferences
 
@@ -112,18 +114,12 @@ def cache_dir_entries(cache_dir: Path, refs: CurrentReferences) -> Iterator[Cach
         yield _entry(
             cache_dir, kind, path, f"artifacts/{path.name}", target is not None, target=target
         )
-    for path in _children(cache_dir / "images"):
-        yield _entry(
-            cache_dir,
-            "image-record",
-            path,
-            f"images/{path.name}",
-            refs.record_is_current(path.name),
-        )
-    for path in _children(cache_dir / "rootfs"):
-        yield _entry(
-            cache_dir, "rootfs", path, f"rootfs/{path.name}", refs.rootfs_is_current(path.name)
-        )
+    for path in _children(cache_dir / RECORDS_DIR):
+        current = refs.record_is_current(path.name)
+        yield _entry(cache_dir, "image-record", path, f"{RECORDS_DIR}/{path.name}", current)
+    for path in _children(cache_dir / ROOTFS_DIR):
+        current = refs.rootfs_is_current(path.name)
+        yield _entry(cache_dir, "rootfs", path, f"{ROOTFS_DIR}/{path.name}", current)
 
 
 def checkout_entries(cache_dir: Path, build_dir: Path, dist_dir: Path) -> Iterator[CacheEntry]:

@@ -15,7 +15,7 @@ from .. import log
 from ..cache import leases
 from ..emulation import ensure_emulation
 from ..errors import ArgumentParser, UsageError, run_command
-from ..images import rootfs_dir_name, runtime_rootfs_spec
+from ..images import runtime_rootfs_path, runtime_rootfs_spec
 from ..paths import ROOT, default_cache_dir
 from ..preflight import check_free_space
 from ..space_needs import figures, test_dist_needs
@@ -211,7 +211,8 @@ def _lease_ids(config: TestDistConfig, dist: Distribution, output: Path) -> list
         ids.append(leases.image_id(runtime_rootfs_spec(suite, arch=target.debian_arch).tag))
     if target.emulator and not config.containers:
         spec = runtime_rootfs_spec(target.sysroot, arch=target.debian_arch)
-        ids.append(f"rootfs/{rootfs_dir_name(spec.tag)}")
+        cache_dir = default_cache_dir()
+        ids.append(str(runtime_rootfs_path(spec, cache_dir).relative_to(cache_dir)))
     return ids
 
 

@@ -38,7 +38,8 @@ SYSTEM_SOCKET = Path("/var/run/docker.sock")
 SYSTEM_DATA_ROOT = Path("/var/lib/docker")  # Docker's default --data-root
 START_TIMEOUT = 90
 # More dockerd options for the private daemon. tests/test_engine_live.py runs one beside the
-# machine's own engine and turns off the default bridge and iptables, which belong to that one.
+# machine's own engine and gives it a bridge of its own and no iptables rules, since docker0 and
+# the iptables chains belong to that one.
 DAEMON_OPTIONS: tuple[str, ...] = ()
 
 

@@ -47,18 +47,19 @@ class CurrentReferences:
 
     def rootfs_is_current(self, dirname: str) -> bool:
         """A directory under <cache>/rootfs (``rootfs_dir_name`` of its image tag)."""
-        return any(rootfs_dir_name(tag) == dirname for tag in self._candidates(dirname))
+        tag = _tag_of(dirname.removeprefix(f"{IMAGE_PREFIX}_"))
+        return rootfs_dir_name(tag) == dirname and self.image_is_current(tag)
 
     def record_is_current(self, filename: str) -> bool:
         """A package list under <cache>/images (``record_path`` of its image tag)."""
-        return any(record_path(Path(), tag).name == filename for tag in self._candidates(filename))
+        tag = _tag_of(filename.removesuffix(".tsv"))
+        return record_path(Path(), tag).name == filename and self.image_is_current(tag)
 
-    def _candidates(self, name: str) -> list[str]:
-        # Both file names end in "<image name>-<hash>" (and a suffix): rebuild the tag.
-        stem = name.removesuffix(".tsv").removeprefix(f"{IMAGE_PREFIX}_")
-        image, _, digest = stem.rpartition("-")
-        tag = f"{IMAGE_PREFIX}/{image}:{digest}"
-        return [tag] if self.image_is_current(tag) else []
+
+def _tag_of(stem: str) -> str:
+    """The image tag whose file names end in ``<image name>-<hash>``."""
+    image, _, digest = stem.rpartition("-")
+    return f"{IMAGE_PREFIX}/{image}:{digest}"
 
 
 def current_references() -> CurrentReferences:

@@ -45,7 +45,7 @@ from .plan import BuildPlan, extension_modules_for
 from .registry import Registry
 from .relocate import make_relocatable
 from .reproduce.record import build_inputs, project_state, render_inputs
-from .sbom import SBOM_SUFFIXES, bill_of_materials, render_sboms
+from .sbom.builder import SBOM_SUFFIXES, bill_of_materials, render_sboms
 from .sbom_images import ImagePackages, image_packages_text
 
 FULL_ARCHIVE_ORDER = ["PYTHON.json", "install", "build", "licenses"]

@@ -26,7 +26,7 @@ from pythonbuild import plan as plan_mod
 from pythonbuild.images import BUILD_PACKAGES, SYSROOT_PACKAGES
 from pythonbuild.options import BuildOptions
 from pythonbuild.registry import load_registry
-from pythonbuild.sbom import bill_of_materials, cpe23, render_sboms, write_sboms
+from pythonbuild.sbom.builder import bill_of_materials, cpe23, render_sboms, write_sboms
 from pythonbuild.sbom_images import (
     DebianPackage,
     ImagePackages,

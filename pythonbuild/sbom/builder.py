@@ -6,7 +6,7 @@ One model (:class:`BillOfMaterials`) is built from three sources, each authorita
 - the source registry: version, URL, sha256, licenses, CPE and dependencies of each source;
 - the recorded packages of the build images (``sbom_images``): the tool chain.
 
-``sbom_spdx`` and ``sbom_cyclonedx`` write the model out.  The bytes are deterministic: the only
+``spdx`` and ``cyclonedx`` write the model out.  The bytes are deterministic: the only
 time is the distribution's SOURCE_DATE_EPOCH, the document ids are UUIDs derived from a hash of
 the content, and every key and list is sorted.  docs/sbom.md describes the documents.
 """
@@ -20,12 +20,12 @@ from dataclasses import replace
 from pathlib import Path
 from urllib.parse import quote
 
-from .plan import BuildPlan
-from .registry import Registry, Source
-from .sbom_cyclonedx import cyclonedx_document
-from .sbom_images import DebianPackage, ImagePackages
-from .sbom_model import BillOfMaterials, Component, Relation
-from .sbom_spdx import spdx_document
+from ..plan import BuildPlan
+from ..registry import Registry, Source
+from ..sbom_images import DebianPackage, ImagePackages
+from .cyclonedx import cyclonedx_document
+from .model import BillOfMaterials, Component, Relation
+from .spdx import spdx_document
 
 # Debian's release numbers, for the operating systems' CPEs.
 DEBIAN_RELEASES = {"buster": "10", "bullseye": "11", "bookworm": "12", "trixie": "13"}

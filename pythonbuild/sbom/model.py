@@ -1,4 +1,4 @@
-"""The SBOM model both formats are written from (see ``sbom``)."""
+"""The SBOM model both formats are written from (see ``builder``)."""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from .sbom_model import TOOL_NAME, BillOfMaterials, Component, content_uuid, iso_time
+from .model import TOOL_NAME, BillOfMaterials, Component, content_uuid, iso_time
 
 SPDX_VERSION = "SPDX-2.3"
 NOASSERTION = "NOASSERTION"

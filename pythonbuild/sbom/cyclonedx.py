@@ -7,7 +7,7 @@ links in ``dependencies``.  The tool chain did not go into the distribution, so 
 
 from __future__ import annotations
 
-from .sbom_model import TOOL_NAME, BillOfMaterials, Component, content_uuid, iso_time
+from .model import TOOL_NAME, BillOfMaterials, Component, content_uuid, iso_time
 
 SPEC_VERSION = "1.6"
 COMPONENT_TYPES = {

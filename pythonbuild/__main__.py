@@ -21,7 +21,7 @@ SUBCOMMANDS = {
                   "rebuild an archive from its recorded inputs and compare (or --compare A B)"),
     "pgo-compare": ("pythonbuild.pgo_compare", "requirements.txt", "build",
                     "how much two trained PGO profiles (*-profile.tar.zst) differ"),
-    "release": ("pythonbuild.release", "requirements.txt", "build",
+    "release": ("pythonbuild.release.collect", "requirements.txt", "build",
                 "collect builds into a release: SHA256SUMS, uv downloads list, notes"),
     "lock-images": ("pythonbuild.lock_images", "requirements.txt", "build",
                     "remake the images from the Debian mirror, write cpython-unix/image-packages.lock"),
@@ -29,7 +29,7 @@ SUBCOMMANDS = {
               "what the project keeps on this machine, and pruning it (docs/cache.md)"),
     "host-tools": ("pythonbuild.host_tools_cli", "requirements.txt", "build",
                    "the programs the build and its tests run on this machine (--install: as root)"),
-    "ci-matrix": ("pythonbuild.ci_matrix", "requirements.txt", "build",
+    "ci-matrix": ("pythonbuild.release.ci_matrix", "requirements.txt", "build",
                   "write .github/workflows/build.yml from the targets and options (--check)"),
 }  # fmt: skip
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pythonbuild import ci_matrix
 from pythonbuild.options import valid_choices
 from pythonbuild.registry import load_registry
+from pythonbuild.release import ci_matrix
 from pythonbuild.targets import load_targets
 
 ACTIONLINT = Path(sys.executable).parent / "actionlint"

@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
-from . import log
-from .archive import FILE_MODE, SHA256SUMS, parse_archive_name, read_sha256sums, sha256_file
-from .errors import ArgumentParser, BuildError, run_command
-from .release_files import (
+from .. import log
+from ..archive import FILE_MODE, SHA256SUMS, parse_archive_name, read_sha256sums, sha256_file
+from ..errors import ArgumentParser, BuildError, run_command
+from .files import (
     SBOM_SUFFIXES,
     Asset,
     downloads_json,

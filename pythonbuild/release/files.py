@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import BuildError
+from ..errors import BuildError
 
 SBOM_SUFFIXES = (".spdx.json", ".cdx.json")
 # How well a build is optimized; the best one of a slot is the one uv gets. debug builds have

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import yaml
 
-from .errors import ArgumentParser, BuildError, run_command
-from .paths import RESOURCES, ROOT
-from .targets import Target
+from ..errors import ArgumentParser, BuildError, run_command
+from ..paths import RESOURCES, ROOT
+from ..targets import Target
 
 WORKFLOW = ROOT / ".github" / "workflows" / "build.yml"
 RUNNERS_FILE = RESOURCES / "ci-runners.yml"
@@ -308,9 +308,9 @@ def render(matrix: Matrix, skeleton: dict) -> str:
 
 
 def repository_matrix() -> Matrix:
-    from .options import IMPLEMENTED, all_option_names
-    from .registry import load_registry
-    from .targets import load_targets
+    from ..options import IMPLEMENTED, all_option_names
+    from ..registry import load_registry
+    from ..targets import load_targets
 
     options = [name for name in all_option_names() if name in IMPLEMENTED]
     return plan_matrix(load_targets(), load_registry().python_versions(), options, load_runners())

@@ -7,11 +7,11 @@ from pathlib import Path
 
 from . import engine as engine_mod
 from . import log
-from .archive import write_sha256sums
-from .assemble import assemble_distribution
 from .cache import leases
 from .cli_linux import LinuxBuildConfig
 from .cpu import host_cpu_flags, missing_cpu_flags
+from .distribution.archive import write_sha256sums
+from .distribution.assemble import assemble_distribution
 from .errors import BuildError
 from .fetch import default_mirrors, fetch_source
 from .image_lock import ImageLock, read_lock

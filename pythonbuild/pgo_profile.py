@@ -18,7 +18,7 @@ from pathlib import Path
 
 import zstandard
 
-from .archive import write_distribution_archive
+from .distribution.archive import write_distribution_archive
 from .errors import BuildError, UsageError
 
 CLANG_PROFILE = "code.profclangd"  # CPython's name for the merged llvm-profdata output

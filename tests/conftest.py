@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from pythonbuild.archive import archive_name
+from pythonbuild.distribution.archive import archive_name
 from pythonbuild.options import parse_options
 
 pytest_plugins = ["skip_policy"]

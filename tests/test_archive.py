@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import zstandard
 
-from pythonbuild import archive
-from pythonbuild.archive import (
+from pythonbuild.distribution import archive
+from pythonbuild.distribution.archive import (
     FULL_ARCHIVE_GROUPS,
     archive_name,
     extract_archive,

@@ -192,7 +192,7 @@ def test_hatch_installs_from_a_custom_source(build, release, tmp_path):
 
 
 def test_the_archive_moved_after_unpacking_still_names_its_location(build, tmp_path):
-    from pythonbuild.archive import extract_archive
+    from pythonbuild.distribution.archive import extract_archive
 
     extract_archive(build["install_only"], tmp_path / "first")
     moved = tmp_path / "elsewhere" / "py"

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from pythonbuild.archive import extract_archive
-from pythonbuild.elf import read_elf, scan_tree
+from pythonbuild.distribution.archive import extract_archive
+from pythonbuild.distribution.elf import read_elf, scan_tree
 from pythonbuild.targets import get_target
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from tarfiles import tar_bytes
 
-from pythonbuild import metadata
-from pythonbuild.debfile import open_deb_data
+from pythonbuild.distribution import metadata
+from pythonbuild.distribution.debfile import open_deb_data
 from pythonbuild.errors import BuildError
 from pythonbuild.registry import load_registry
 

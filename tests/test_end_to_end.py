@@ -25,8 +25,8 @@ import trustme
 from conftest import OPTIONS, PYTHON, TARGET, run_build
 from require_tool import require_tool
 
-from pythonbuild.archive import extract_archive, open_distribution
-from pythonbuild.elf import newest_glibc_version, scan_tree
+from pythonbuild.distribution.archive import extract_archive, open_distribution
+from pythonbuild.distribution.elf import newest_glibc_version, scan_tree
 from pythonbuild.plan import bolt_applies
 from pythonbuild.targets import get_target
 from pythonbuild.testdist.smoke import run_smoke_on_host

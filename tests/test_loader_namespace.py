@@ -17,7 +17,7 @@ import pytest
 from elftools.elf.elffile import ELFFile
 
 from pythonbuild.bench.chroot import mount_points
-from pythonbuild.elf import read_interpreter
+from pythonbuild.distribution.elf import read_interpreter
 from pythonbuild.errors import BuildError
 from pythonbuild.targets import get_target
 from pythonbuild.testdist import emulated

@@ -24,13 +24,9 @@ import pytest
 import yaml
 from tarfiles import tar_bytes
 
-from pythonbuild import buildinfo, metadata
-from pythonbuild.buildinfo import collect_build_artifacts, layout_build_objects
-from pythonbuild.errors import BuildError
-from pythonbuild.options import BuildOptions
-from pythonbuild.paths import ROOT, UNIX_DIR
-from pythonbuild.registry import load_registry
-from pythonbuild.setupfiles import (
+from pythonbuild.distribution import buildinfo, metadata
+from pythonbuild.distribution.buildinfo import collect_build_artifacts, layout_build_objects
+from pythonbuild.distribution.setupfiles import (
     expand_make_references,
     internal_archives,
     module_link_words,
@@ -39,6 +35,10 @@ from pythonbuild.setupfiles import (
     read_setup_rules,
     resolve_setup_rules,
 )
+from pythonbuild.errors import BuildError
+from pythonbuild.options import BuildOptions
+from pythonbuild.paths import ROOT, UNIX_DIR
+from pythonbuild.registry import load_registry
 from pythonbuild.targets import get_target
 
 FIXTURES = Path(__file__).parent / "fixtures" / "metadata"
@@ -490,7 +490,7 @@ def test_collect_facts_runs_on_a_real_interpreter():
 
 
 def test_pthread_driver_flag_is_the_pthread_system_library():
-    from pythonbuild.buildinfo import parse_links
+    from pythonbuild.distribution.buildinfo import parse_links
 
     links, objs = parse_links(["-L/tools/deps/lib", "-llzma", "-pthread"], {"lzma"}, {}, "_lzma")
     assert [(link.name, link.bundled) for link in links] == [("lzma", True), ("pthread", False)]
@@ -499,7 +499,7 @@ def test_pthread_driver_flag_is_the_pthread_system_library():
 
 def test_assembly_stamp_reads_only_files():
     """The up-to-date stamp hashes the assembly code; a resources subfolder must not break it."""
-    from pythonbuild.assemble import ASSEMBLY_CODE
+    from pythonbuild.distribution.assemble import ASSEMBLY_CODE
 
     assert ASSEMBLY_CODE and all(path.is_file() for path in ASSEMBLY_CODE)
     names = {path.name for path in ASSEMBLY_CODE}

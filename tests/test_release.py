@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from tarfiles import tar_bytes
 
-from pythonbuild.archive import archive_name, parse_archive_name, write_sha256sums
+from pythonbuild.distribution.archive import archive_name, parse_archive_name, write_sha256sums
 from pythonbuild.options import all_option_names
 from pythonbuild.release.collect import main
 from pythonbuild.targets import load_targets

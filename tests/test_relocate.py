@@ -14,9 +14,8 @@ from pathlib import Path
 import pytest
 from require_tool import require_tool
 
-from pythonbuild import relocate
-from pythonbuild.errors import BuildError
-from pythonbuild.relocate import (
+from pythonbuild.distribution import relocate
+from pythonbuild.distribution.relocate import (
     audit_relocation,
     find_build_paths,
     installer_format_problem,
@@ -25,6 +24,7 @@ from pythonbuild.relocate import (
     sanitize_configure_args,
     sanitize_flags,
 )
+from pythonbuild.errors import BuildError
 
 SYSCONFIGDATA = "_sysconfigdata__linux_x86_64-linux-gnu"
 CLANG = "clang-19 --sysroot=/sysroot -fuse-ld=lld"
@@ -560,7 +560,7 @@ def test_trampoline_refuses_names_that_need_quoting() -> None:
 
 
 def test_python_config_prefix_survives_spaces(tmp_path):
-    from pythonbuild.relocate import sanitize_python_config
+    from pythonbuild.distribution.relocate import sanitize_python_config
 
     prefix = tmp_path / "with space" / "python"
     script = prefix / "bin" / "python3.13-config"

@@ -24,7 +24,7 @@ import zstandard
 from conftest import OPTIONS, PYTHON, TARGET
 from require_tool import require_tool
 
-from pythonbuild.archive import open_distribution, write_distribution_archive
+from pythonbuild.distribution.archive import open_distribution, write_distribution_archive
 from pythonbuild.images import planned_build_image
 from pythonbuild.options import parse_options
 from pythonbuild.pgo_profile import CLANG_PROFILE, RecordedProfile, bundle_name

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pythonbuild.assemble import replace_with_stripped
+from pythonbuild.distribution.assemble import replace_with_stripped
 from pythonbuild.errors import BuildError
 
 ELF = b"\x7fELF" + b"\0" * 60

@@ -22,8 +22,8 @@ import pytest
 import zstandard
 from require_tool import require_tool
 
-from pythonbuild.archive import write_distribution_archive
-from pythonbuild.elf import read_elf
+from pythonbuild.distribution.archive import write_distribution_archive
+from pythonbuild.distribution.elf import read_elf
 from pythonbuild.errors import BuildError
 from pythonbuild.images import planned_build_image
 from pythonbuild.options import parse_options

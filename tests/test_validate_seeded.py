@@ -23,7 +23,7 @@ import zstandard
 from elftools.elf.dynamic import DynamicSection
 from elftools.elf.elffile import ELFFile
 
-from pythonbuild.archive import extract_archive
+from pythonbuild.distribution.archive import extract_archive
 from pythonbuild.validate import validate_archive
 from pythonbuild.validate.cli import main
 

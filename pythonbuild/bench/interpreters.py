@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..archive import PUBLISHED_OPTIMIZATION
+from ..distribution.archive import PUBLISHED_OPTIMIZATION
 from ..errors import BuildError, UsageError
 from ..options import parse_options
 
@@ -136,7 +136,7 @@ def _install_only_options(head: str) -> str:
     """The build options of an install_only archive, from the name part before the flavour.
 
     ``...-gnu-noopt`` names its options; ``...-gnu-freethreaded`` and a bare triple are PBS's
-    names for the pgo+lto builds (see pythonbuild.archive.archive_name).
+    names for the pgo+lto builds (see pythonbuild.distribution.archive.archive_name).
     """
     last = head.rsplit("-", 1)[-1]
     try:
@@ -219,7 +219,7 @@ def resolve_python_path(value: str) -> Path:
 
 def check_distribution_archive(path: Path) -> None:
     """The archive's first member must be under ``python/``, as in this project's archives."""
-    from ..archive import open_distribution
+    from ..distribution.archive import open_distribution
 
     try:
         with open_distribution(path, verify=False) as tar:
@@ -238,7 +238,7 @@ def check_distribution_archive(path: Path) -> None:
 
 def extract_distribution(archive: Path, dists_dir: Path) -> Path:
     """Extract ``archive`` once into ``dists_dir``; later runs reuse it while it is unchanged."""
-    from ..archive import extract_archive
+    from ..distribution.archive import extract_archive
 
     name = archive.name
     for suffix in ARCHIVE_SUFFIXES:

@@ -20,7 +20,13 @@ from pathlib import Path
 from urllib.parse import quote
 
 from .. import log
-from ..archive import FILE_MODE, SHA256SUMS, parse_archive_name, read_sha256sums, sha256_file
+from ..distribution.archive import (
+    FILE_MODE,
+    SHA256SUMS,
+    parse_archive_name,
+    read_sha256sums,
+    sha256_file,
+)
 from ..errors import ArgumentParser, BuildError, run_command
 from .files import (
     SBOM_SUFFIXES,

@@ -7,7 +7,7 @@ import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..archive import open_distribution
+from ..distribution.archive import open_distribution
 from ..errors import BuildError
 from .record import InputsError, reading_as_inputs_error
 

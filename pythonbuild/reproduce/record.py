@@ -20,7 +20,7 @@ from pathlib import Path
 
 import jsonschema
 
-from ..archive import open_distribution
+from ..distribution.archive import open_distribution
 from ..errors import BuildError
 from ..image_lock import read_lock
 from ..images import planned_build_image, rootfs_specs

@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..archive import archive_name, extract_archive, read_leading_member
+from ..distribution.archive import archive_name, extract_archive, read_leading_member
 from ..errors import BuildError, UsageError
 
 FULL_SUFFIX = "-full.tar.zst"

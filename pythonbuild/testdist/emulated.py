@@ -20,7 +20,7 @@ from pathlib import Path, PurePosixPath
 import yaml
 
 from .. import log
-from ..elf import is_elf, read_elf_header, read_interpreter
+from ..distribution.elf import is_elf, read_elf_header, read_interpreter
 from ..emulation import ensure_emulation
 from ..errors import BuildError, UsageError
 from ..images import runtime_rootfs_dir, runtime_rootfs_spec

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from elftools.common.exceptions import ELFError
 
-from ..elf import ElfInfo, is_elf, read_elf, read_elf_header
+from ..distribution.elf import ElfInfo, is_elf, read_elf, read_elf_header
 from ..versions import version_tuple
 from .data import (
     bundled_symbol_patterns,

@@ -10,8 +10,8 @@ from collections.abc import Iterator
 from fnmatch import fnmatch
 from pathlib import Path
 
+from ..distribution.relocate import installer_format_problem
 from ..paths import ROOT
-from ..relocate import installer_format_problem
 from .data import allowed_build_paths, build_path_prefixes
 from .findings import Distribution, Finding
 

@@ -8,10 +8,10 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from .. import elf
-from ..archive import extract_archive, read_leading_member
+from ..distribution import elf
+from ..distribution.archive import extract_archive, read_leading_member
+from ..distribution.metadata import FORMAT_VERSION, SCHEMA_PATH
 from ..errors import BuildError
-from ..metadata import FORMAT_VERSION, SCHEMA_PATH
 from ..paths import RESOURCES, UNIX_DIR
 from ..reproduce import record
 from ..targets import Target, load_targets

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
-from .errors import BuildError
+from ..errors import BuildError
 
 AR_MAGIC = b"!<arch>\n"
 _AR_HEADER_SIZE = 60

@@ -13,7 +13,7 @@ from elftools.elf.elffile import ELFFile
 from elftools.elf.gnuversions import GNUVerNeedSection
 from elftools.elf.sections import SymbolTableSection
 
-from .versions import version_tuple
+from ..versions import version_tuple
 
 _GLIBC = re.compile(r"^GLIBC_(\d+(?:\.\d+)*)$")
 

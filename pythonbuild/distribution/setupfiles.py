@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from .errors import BuildError
+from ..errors import BuildError
 
 # makesetup reads Setup.local first so local choices override the configure-generated defaults.
 SETUP_FILES = ("Setup.local", "Setup.stdlib", "Setup.bootstrap")

@@ -19,7 +19,15 @@ import tarfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path, PurePosixPath
 
-from . import log
+from .. import log
+from ..errors import BuildError
+from ..images import LLVM_VERSION
+from ..paths import ROOT
+from ..plan import BuildPlan, extension_modules_for
+from ..registry import Registry
+from ..reproduce.record import build_inputs, project_state, render_inputs
+from ..sbom.builder import SBOM_SUFFIXES, bill_of_materials, render_sboms
+from ..sbom_images import ImagePackages, image_packages_text
 from .archive import (
     archive_name,
     atomic_output,
@@ -29,8 +37,6 @@ from .archive import (
 )
 from .buildinfo import collect_build_artifacts, layout_build_objects
 from .elf import ElfInfo, is_elf, newest_glibc_version, scan_tree
-from .errors import BuildError
-from .images import LLVM_VERSION
 from .metadata import (
     build_info_section,
     build_python_json,
@@ -40,22 +46,19 @@ from .metadata import (
     write_licenses,
     write_python_json,
 )
-from .paths import ROOT
-from .plan import BuildPlan, extension_modules_for
-from .registry import Registry
 from .relocate import make_relocatable
-from .reproduce.record import build_inputs, project_state, render_inputs
-from .sbom.builder import SBOM_SUFFIXES, bill_of_materials, render_sboms
-from .sbom_images import ImagePackages, image_packages_text
 
 FULL_ARCHIVE_ORDER = ["PYTHON.json", "install", "build", "licenses"]
 # The archives of one build, in the order the driver reports them (the full archive first).
 ARCHIVE_FLAVORS = ("full", "install_only", "install_only_stripped")
-# Code whose change changes the archives even when no build step reruns.
-# The driver's modules and data files (not its subpackages, such as the benchmark tool).
-ASSEMBLY_CODE = sorted((ROOT / "pythonbuild").glob("*.py")) + sorted(
-    p for p in (ROOT / "pythonbuild" / "resources").iterdir() if p.is_file()
-)
+# Code whose change changes the archives even when no build step reruns: the shared core's,
+# distribution's and sbom's modules and the data files (not the tools, such as the benchmarks).
+ASSEMBLY_CODE = [
+    *sorted((ROOT / "pythonbuild").glob("*.py")),
+    *sorted((ROOT / "pythonbuild" / "distribution").glob("*.py")),
+    *sorted((ROOT / "pythonbuild" / "sbom").glob("*.py")),
+    *sorted(p for p in (ROOT / "pythonbuild" / "resources").iterdir() if p.is_file()),
+]
 
 
 def install_only_exclude(doc: Mapping) -> Callable[[PurePosixPath], bool]:

@@ -3,7 +3,7 @@
 The document is assembled from three sources, each authoritative for its part:
 
 - ``facts.json``: what the built interpreter reports about itself (``cpython-unix/collect-facts.py``);
-- :class:`~pythonbuild.buildinfo.BuildArtifacts`: which objects and libraries make up what;
+- :class:`~pythonbuild.distribution.buildinfo.BuildArtifacts`: which objects and libraries make up what;
 - the build request (target, options) and the source registry (licenses).
 
 docs/python-json.md describes every key; ``resources/python-json-v8.schema.json`` checks the shape.
@@ -20,6 +20,12 @@ from pathlib import Path, PurePosixPath
 
 import jsonschema
 
+from ..errors import BuildError
+from ..options import BuildOptions
+from ..paths import RESOURCES
+from ..registry import Registry, Source
+from ..targets import Target
+from ..versions import version_tuple
 from .buildinfo import (
     CONFIGURED_PREFIX,
     INITTAB_SOURCE,
@@ -32,12 +38,6 @@ from .buildinfo import (
     read_build_export,
 )
 from .debfile import open_deb_data
-from .errors import BuildError
-from .options import BuildOptions
-from .paths import RESOURCES
-from .registry import Registry, Source
-from .targets import Target
-from .versions import version_tuple
 
 # The build driver's entry points; the two from buildinfo are re-exported for one import.
 __all__ = [

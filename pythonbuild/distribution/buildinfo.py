@@ -21,7 +21,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from .errors import BuildError
+from ..errors import BuildError
+from ..targets import Target
 from .setupfiles import (
     SETUP_FILES,
     ModuleRule,
@@ -31,7 +32,6 @@ from .setupfiles import (
     parse_setup_text,
     read_setup_rules,
 )
-from .targets import Target
 
 # ``make install`` ran with --prefix=/install, so build-time paths in sysconfig say /install.
 CONFIGURED_PREFIX = "/install"

@@ -33,7 +33,7 @@ from typing import BinaryIO
 
 import zstandard
 
-from .errors import BuildError
+from ..errors import BuildError
 
 # The member groups of a full archive, in archive order (see the module docstring).
 # The optimization whose install_only archives carry PBS's plain names.
@@ -131,8 +131,8 @@ def parse_archive_name(name: str, triples: Iterable[str] | None = None) -> dict[
     what does not fit.
     """
     # Imported here: only this parser needs the targets table (and its YAML reader).
-    from .options import all_option_names
-    from .targets import load_targets
+    from ..options import all_option_names
+    from ..targets import load_targets
 
     if not name.startswith("cpython-"):
         raise ValueError(f"{name!r} does not start with 'cpython-'")

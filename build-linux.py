@@ -16,6 +16,6 @@ from pythonbuild.bootstrap import ensure_venv
 
 if __name__ == "__main__":
     ensure_venv("requirements.txt", "build")
-    from pythonbuild.cli_linux import main
+    from pythonbuild.linux.cli import main
 
     sys.exit(main())

@@ -32,10 +32,7 @@ import docker.errors
 import jinja2
 
 from . import log
-from .debian import debian_mirror_uri
-from .engine import Engine
 from .errors import BuildError
-from .host_tools import ensure_host_tool
 from .image_lock import (
     LOCK_PATH,
     ImageLock,
@@ -48,6 +45,9 @@ from .image_lock import (
     read_lock,
     refresh_hint,
 )
+from .linux.debian import debian_mirror_uri
+from .linux.engine import Engine
+from .linux.host_tools import ensure_host_tool
 from .paths import UNIX_DIR
 from .sbom_images import (
     DebianPackage,

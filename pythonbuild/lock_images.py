@@ -20,9 +20,7 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from . import engine as engine_mod
 from . import log
-from .engine import add_engine_arguments
 from .errors import ArgumentParser, run_command
 from .image_lock import (
     DEFAULT_TARGET,
@@ -47,6 +45,8 @@ from .images import (
     render_build_dockerfile,
     rootfs_specs,
 )
+from .linux import engine as engine_mod
+from .linux.engine import add_engine_arguments
 from .paths import ROOT, default_cache_dir
 from .sbom_images import list_image_packages, records_dir, write_record
 from .targets import Target, get_target, load_targets

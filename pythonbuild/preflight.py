@@ -1,7 +1,7 @@
 """The free-space check a build or test run makes before it writes anything (docs/cache.md).
 
 A run lists what it will write where (``Need``: a directory, a size, what it is; estimated in
-``space_needs``). Needs of directories on one file system add up, and every file system that
+``linux.space_needs``). Needs of directories on one file system add up, and every file system that
 gets anything must have that much free, and at least the run's floor; otherwise the run stops
 at once with one line that says where, how much, and what to do about it.
 ``STANDALONE_PYTHON_MIN_FREE`` (``2G``, ``500M``) replaces the estimate and floor for every

@@ -22,8 +22,8 @@ from pathlib import Path
 
 import docker.errors
 
-from .engine import Engine
 from .errors import BuildError
+from .linux.engine import Engine
 
 RECORDS_DIR = "images"  # below the cache directory
 DPKG_QUERY = [

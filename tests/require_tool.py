@@ -1,8 +1,8 @@
 """``require_tool("objdump")``: a host program a test runs, from pythonbuild/resources/host-tools.yml.
 
 Present, its path is returned. Missing under ``CI=true`` as root, it is installed with apt-get
-(pythonbuild.host_tools.ensure_host_tool) and a failed install fails the test: on CI a missing
-tool is the machine's or the mirror's problem, never a reason to pass. Otherwise the test is
+(pythonbuild.linux.host_tools.ensure_host_tool) and a failed install fails the test: on CI a
+missing tool is the machine's or the mirror's problem, never a reason to pass. Otherwise the test is
 skipped with the Debian package named (the skip policy, skip_policy.py, fails such a skip under
 CI).
 """
@@ -16,7 +16,7 @@ import pytest
 from skip_policy import under_ci
 
 from pythonbuild.errors import BuildError
-from pythonbuild.host_tools import ensure_host_tool, host_tool
+from pythonbuild.linux.host_tools import ensure_host_tool, host_tool
 from pythonbuild.paths import ROOT
 
 LOG_DIR = ROOT / "build" / "logs" / "host-tools"

@@ -19,8 +19,8 @@ from pythonbuild.cache.prune import PruneRequest, prune_order, remover, run_prun
 from pythonbuild.errors import UsageError
 from pythonbuild.image_lock import read_lock
 from pythonbuild.images import planned_build_image, rootfs_dir_name, runtime_rootfs_spec
+from pythonbuild.linux.plan import BuildRequest, build_epochs, make_plan
 from pythonbuild.options import parse_options
-from pythonbuild.plan import BuildRequest, build_epochs, make_plan
 from pythonbuild.registry import load_registry
 from pythonbuild.sizes import format_size, parse_size
 from pythonbuild.targets import get_target
@@ -227,7 +227,7 @@ def test_a_lease_marks_last_use(fake_cache, refs):
 
 
 def test_a_build_leases_everything_it_reads_or_makes():
-    from pythonbuild.linux import lease_ids
+    from pythonbuild.linux.driver import lease_ids
 
     plan = _plan()
     ids = set(lease_ids(plan, read_lock(), ROOT / "build" / "assemble" / "x"))

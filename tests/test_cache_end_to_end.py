@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from conftest import COMMAND, EXISTING_DIST, TARGET, linked_copy
 
-from pythonbuild import engine
 from pythonbuild.cache import leases
 from pythonbuild.images import image_exists, planned_build_image
+from pythonbuild.linux import engine
 from pythonbuild.paths import default_cache_dir
 from pythonbuild.targets import get_target
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import tarfile
 
-from pythonbuild.containers import _input_tar, save_out_tree
+from pythonbuild.linux.containers import _input_tar, save_out_tree
 
 
 def _tar_bytes(entries) -> bytes:

@@ -27,7 +27,7 @@ from require_tool import require_tool
 
 from pythonbuild.distribution.archive import extract_archive, open_distribution
 from pythonbuild.distribution.elf import newest_glibc_version, scan_tree
-from pythonbuild.plan import bolt_applies
+from pythonbuild.linux.plan import bolt_applies
 from pythonbuild.targets import get_target
 from pythonbuild.testdist.smoke import run_smoke_on_host
 from pythonbuild.versions import version_tuple

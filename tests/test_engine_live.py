@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from require_tool import require_tool
 
-from pythonbuild import engine
+from pythonbuild.linux import engine
 
 pytestmark = [
     pytest.mark.slow,

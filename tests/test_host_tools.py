@@ -11,11 +11,11 @@ import pytest
 import require_tool as require_tool_module
 from require_tool import require_tool
 
-from pythonbuild import host_tools
-from pythonbuild.emulation import emulator_command
 from pythonbuild.errors import BuildError
-from pythonbuild.host_tools import ensure_host_tool, host_tool
-from pythonbuild.host_tools_cli import main
+from pythonbuild.linux import host_tools
+from pythonbuild.linux.emulation import emulator_command
+from pythonbuild.linux.host_tools import ensure_host_tool, host_tool
+from pythonbuild.linux.host_tools_cli import main
 from pythonbuild.targets import load_targets
 
 TESTS = Path(__file__).resolve().parent

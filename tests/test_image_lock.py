@@ -12,7 +12,6 @@ import docker.errors
 import pytest
 
 from pythonbuild import image_lock, images, lock_images, log
-from pythonbuild.engine import Engine
 from pythonbuild.errors import BuildError, UsageError
 from pythonbuild.image_lock import (
     ImageLock,
@@ -25,6 +24,7 @@ from pythonbuild.image_lock import (
     read_lock,
     write_lock,
 )
+from pythonbuild.linux.engine import Engine
 from pythonbuild.sbom_images import DebianPackage, read_record, record_path
 from pythonbuild.targets import get_target
 

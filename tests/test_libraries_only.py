@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from pythonbuild import linux, plan
-from pythonbuild.cli_linux import parse_args
 from pythonbuild.errors import UsageError
+from pythonbuild.linux import driver, plan
+from pythonbuild.linux.cli import parse_args
 from pythonbuild.options import parse_options, valid_choices
 from pythonbuild.registry import load_registry
 from pythonbuild.targets import get_target
@@ -28,7 +28,7 @@ def test_one_library_run_serves_every_option() -> None:
     def library_artifacts(python: str, options: str) -> list[str]:
         request = plan.BuildRequest(target, python, parse_options(options), "20240101", 1)
         built = plan.make_plan(request, load_registry(), "img:1")
-        return [step.artifact_name for step in linux.steps_to_build(built, libraries_only=True)]
+        return [step.artifact_name for step in driver.steps_to_build(built, libraries_only=True)]
 
     for python in target.pythons:
         first = library_artifacts(python, "noopt")
@@ -51,15 +51,15 @@ def test_build_linux_stops_after_the_libraries(tmp_path: Path, monkeypatch) -> N
     def no_assembly(**kwargs):
         raise AssertionError("a library-only build assembled a distribution")
 
-    monkeypatch.setattr(linux, "fetch_source", fake_fetch)
-    monkeypatch.setattr(linux, "_run_steps", fake_run_steps)
-    monkeypatch.setattr(linux, "assemble_distribution", no_assembly)
+    monkeypatch.setattr(driver, "fetch_source", fake_fetch)
+    monkeypatch.setattr(driver, "_run_steps", fake_run_steps)
+    monkeypatch.setattr(driver, "assemble_distribution", no_assembly)
     # Logs go below ROOT/build: not the checkout's (this test would leave an empty log
     # directory there), and the free-space check is not what this test is about.
-    monkeypatch.setattr(linux, "ROOT", tmp_path)
+    monkeypatch.setattr(driver, "ROOT", tmp_path)
     monkeypatch.setenv("STANDALONE_PYTHON_MIN_FREE", "0")
     config = parse_args(["--libraries-only", "--python", "3.14", "--cache-dir", str(tmp_path)])
-    linux.build_linux(config)
+    driver.build_linux(config)
     assert ran and "cpython" not in ran and "zstd" in ran  # zstd: a 3.14 library
     assert sorted(fetched) == sorted(ran)  # not even CPython's source is fetched
     assert (tmp_path / "build" / "logs" / "x86_64-unknown-linux-gnu-3.14-noopt").is_dir()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from pythonbuild.cli_linux import main, parse_args
 from pythonbuild.errors import UsageError
+from pythonbuild.linux.cli import main, parse_args
 from pythonbuild.options import BuildOptions, all_option_names, parse_options
 from pythonbuild.targets import get_target, load_targets
 
@@ -104,7 +104,7 @@ def test_help_lists_targets_versions_and_options(capsys):
 
 
 def test_host_cpu_check_names_the_missing_instructions(tmp_path, monkeypatch):
-    from pythonbuild.cpu import X86_64_LEVEL_FLAGS, host_cpu_flags, missing_cpu_flags
+    from pythonbuild.linux.cpu import X86_64_LEVEL_FLAGS, host_cpu_flags, missing_cpu_flags
 
     cpuinfo = tmp_path / "cpuinfo"
     v2_host = " ".join(sorted(X86_64_LEVEL_FLAGS["x86-64-v2"] | {"fpu", "sse2"}))
@@ -123,7 +123,7 @@ def test_host_cpu_check_names_the_missing_instructions(tmp_path, monkeypatch):
 def test_v4_pgo_build_on_a_v2_host_without_a_profile_is_refused_in_one_line(
     monkeypatch, tmp_path, capsys
 ):
-    from pythonbuild.cpu import X86_64_LEVEL_FLAGS
+    from pythonbuild.linux.cpu import X86_64_LEVEL_FLAGS
 
     monkeypatch.setenv(
         "STANDALONE_PYTHON_HOST_CPU_FLAGS", " ".join(X86_64_LEVEL_FLAGS["x86-64-v2"])

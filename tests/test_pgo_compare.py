@@ -1,6 +1,6 @@
 """pgo-compare's reading of llvm-profdata's text format and its function-by-function counts."""
 
-from pythonbuild.pgo_compare import compare, main, parse_text_profile, program_overlap
+from pythonbuild.linux.pgo_compare import compare, main, parse_text_profile, program_overlap
 
 # Two files named exceptions.c (Objects/ and Modules/_io/ style): same static name, other hash.
 PROFILE_A = """\

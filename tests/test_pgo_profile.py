@@ -10,11 +10,11 @@ import pytest
 import zstandard
 from tarfiles import tar_bytes
 
-from pythonbuild import plan
-from pythonbuild.cli_linux import main, parse_args
 from pythonbuild.errors import BuildError, UsageError
+from pythonbuild.linux import plan
+from pythonbuild.linux.cli import main, parse_args
+from pythonbuild.linux.pgo_profile import bundle_name, export_profiles, read_bundle
 from pythonbuild.options import parse_options
-from pythonbuild.pgo_profile import bundle_name, export_profiles, read_bundle
 from pythonbuild.registry import load_registry
 from pythonbuild.targets import get_target
 

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from pythonbuild import engine, images, plan
+from pythonbuild import images
+from pythonbuild.linux import engine, plan
 from pythonbuild.options import BuildOptions
 from pythonbuild.registry import load_registry
 from pythonbuild.targets import get_target
@@ -210,8 +211,8 @@ def test_options_and_march_give_separate_cache_entries():
 
 
 def test_a_build_machine_that_cannot_run_target_code_gets_a_build_interpreter():
+    from pythonbuild.linux.pgo_profile import BOLT_PROFILE, CLANG_PROFILE, RecordedProfile
     from pythonbuild.options import parse_options
-    from pythonbuild.pgo_profile import BOLT_PROFILE, CLANG_PROFILE, RecordedProfile
 
     v4 = get_target("x86_64_v4-unknown-linux-gnu")
 
@@ -246,7 +247,7 @@ def test_a_build_machine_that_cannot_run_target_code_gets_a_build_interpreter():
 
 
 def test_stage_times_are_read_from_the_step_log(tmp_path):
-    from pythonbuild.packages import stage_times
+    from pythonbuild.linux.steps import stage_times
 
     logfile = tmp_path / "cpython.log"
     logfile.write_text(

@@ -15,13 +15,14 @@ import pytest
 import zstandard
 from tarfiles import tar_bytes
 
-from pythonbuild import engine, preflight, space_needs
+from pythonbuild import preflight
 from pythonbuild.bootstrap import venv_dir
 from pythonbuild.errors import BuildError, UsageError
 from pythonbuild.image_lock import read_lock
 from pythonbuild.images import planned_build_image, rootfs_specs
+from pythonbuild.linux import engine, space_needs
+from pythonbuild.linux.plan import BuildRequest, make_plan
 from pythonbuild.options import parse_options
-from pythonbuild.plan import BuildRequest, make_plan
 from pythonbuild.preflight import FileSystem, Need, check_free_space, file_systems
 from pythonbuild.registry import load_registry
 from pythonbuild.sizes import format_size, parse_size

@@ -26,9 +26,9 @@ from require_tool import require_tool
 
 from pythonbuild.distribution.archive import open_distribution, write_distribution_archive
 from pythonbuild.images import planned_build_image
+from pythonbuild.linux.pgo_profile import CLANG_PROFILE, RecordedProfile, bundle_name
+from pythonbuild.linux.plan import BuildRequest, make_plan
 from pythonbuild.options import parse_options
-from pythonbuild.pgo_profile import CLANG_PROFILE, RecordedProfile, bundle_name
-from pythonbuild.plan import BuildRequest, make_plan
 from pythonbuild.registry import load_registry
 from pythonbuild.reproduce import rebuild as rebuild_mod
 from pythonbuild.reproduce.cli import main
@@ -427,7 +427,7 @@ def test_epoch_environment():
 
 
 def _profile_bundle(path: Path, content: bytes) -> Path:
-    """A profile bundle as a pgo build writes it (pythonbuild/pgo_profile.py)."""
+    """A profile bundle as a pgo build writes it (pythonbuild/linux/pgo_profile.py)."""
     src = _tree(path.parent / f"{path.name}.src", {CLANG_PROFILE: content})
     return write_distribution_archive(src, path, top="profile", mtime=EPOCH)
 

@@ -22,8 +22,8 @@ from packageurl import PackageURL
 from spdx_tools.spdx.parser.parse_anything import parse_file
 from spdx_tools.spdx.validation.document_validator import validate_full_spdx_document
 
-from pythonbuild import plan as plan_mod
 from pythonbuild.images import BUILD_PACKAGES, SYSROOT_PACKAGES
+from pythonbuild.linux import plan as plan_mod
 from pythonbuild.options import BuildOptions
 from pythonbuild.registry import load_registry
 from pythonbuild.sbom.builder import bill_of_materials, cpe23, render_sboms, write_sboms

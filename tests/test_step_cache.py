@@ -7,8 +7,8 @@ import time
 from pathlib import Path
 from types import SimpleNamespace
 
-from pythonbuild import packages
-from pythonbuild.packages import Workspace, run_step
+from pythonbuild.linux import steps
+from pythonbuild.linux.steps import Workspace, run_step
 
 
 def test_a_step_is_built_once_when_two_builds_need_it(tmp_path: Path, monkeypatch, capsys):
@@ -19,7 +19,7 @@ def test_a_step_is_built_once_when_two_builds_need_it(tmp_path: Path, monkeypatc
         time.sleep(0.5)  # the other build asks for the step meanwhile
         artifact.write_bytes(b"artifact")
 
-    monkeypatch.setattr(packages, "_build_step", slow_build)
+    monkeypatch.setattr(steps, "_build_step", slow_build)
     step = SimpleNamespace(
         name="tcl", artifact_name="tcl-8.6.18-0123.tar", source=SimpleNamespace(version="8.6.18")
     )

@@ -26,8 +26,8 @@ from pythonbuild.distribution.archive import write_distribution_archive
 from pythonbuild.distribution.elf import read_elf
 from pythonbuild.errors import BuildError
 from pythonbuild.images import planned_build_image
+from pythonbuild.linux.plan import BuildRequest, load_extension_modules, make_plan
 from pythonbuild.options import parse_options
-from pythonbuild.plan import BuildRequest, load_extension_modules, make_plan
 from pythonbuild.registry import load_registry
 from pythonbuild.reproduce.record import ProjectState, build_inputs, render_inputs
 from pythonbuild.targets import get_target

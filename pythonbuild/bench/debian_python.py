@@ -18,9 +18,9 @@ import sys
 from pathlib import Path
 
 from .. import log
-from ..debian import debian_mirror_uri
 from ..errors import BuildError, UsageError, run_command
-from ..host_tools import ensure_host_tool
+from ..linux.debian import debian_mirror_uri
+from ..linux.host_tools import ensure_host_tool
 from ..paths import ROOT
 from .chroot import mounts_below
 

@@ -16,8 +16,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import engine as engine_mod
 from ..errors import ArgumentParser, BuildError, UsageError, run_command
+from ..linux import engine as engine_mod
 from ..paths import DEFAULT_DIST, ROOT, default_cache_dir
 from ..sizes import format_size, parse_size
 from . import engine_images, leases

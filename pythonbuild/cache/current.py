@@ -20,8 +20,8 @@ from ..images import (
     rootfs_specs,
     runtime_rootfs_spec,
 )
+from ..linux.plan import BuildRequest, build_epochs, make_plan
 from ..options import IMPLEMENTED, parse_options
-from ..plan import BuildRequest, build_epochs, make_plan
 from ..registry import load_registry
 from ..sbom_images import record_path
 from ..targets import load_targets

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..engine import Engine
+from ..linux.engine import Engine
 from . import engine_images, leases
 from .entries import CacheEntry, remove_path
 

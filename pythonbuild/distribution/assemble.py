@@ -22,8 +22,8 @@ from pathlib import Path, PurePosixPath
 from .. import log
 from ..errors import BuildError
 from ..images import LLVM_VERSION
+from ..linux.plan import BuildPlan, extension_modules_for
 from ..paths import ROOT
-from ..plan import BuildPlan, extension_modules_for
 from ..registry import Registry
 from ..reproduce.record import build_inputs, project_state, render_inputs
 from ..sbom.builder import SBOM_SUFFIXES, bill_of_materials, render_sboms

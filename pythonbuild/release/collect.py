@@ -38,7 +38,7 @@ from .files import (
 )
 
 # Files a build writes next to its archives that are not published: the PGO profile bundle
-# (pythonbuild/pgo_profile.py) is an input of later builds, not something users install.
+# (pythonbuild/linux/pgo_profile.py) is an input of later builds, not something users install.
 UNPUBLISHED_SUFFIXES = ("-profile.tar.zst",)
 _CHUNK = 1 << 20
 

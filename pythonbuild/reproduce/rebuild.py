@@ -20,17 +20,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import BuildError
+from ..linux.pgo_profile import bundle_name, read_bundle
+from ..linux.plan import CPYTHON_BUILD_INPUTS
 from ..options import parse_options
 from ..paths import ROOT
-from ..pgo_profile import bundle_name, read_bundle
-from ..plan import CPYTHON_BUILD_INPUTS
 from ..sbom_images import records_dir
 from .members import file_sha256
 from .record import BuildInputs, InputsError
 
 # Paths (relative to a checkout) that reproduce relies on in the recorded commit.
 BUILD_SCRIPT = "build-linux.py"
-BUILD_CLI = "pythonbuild/cli_linux.py"
+# build-linux.py's command line; a recorded commit older than the Linux wing has it at the second.
+BUILD_CLI_PATHS = ("pythonbuild/linux/cli.py", "pythonbuild/cli_linux.py")
 REQUIREMENTS = "requirements.txt"
 BUILD_VENV = "build/venv-build"  # where bootstrap puts build-linux.py's venv
 
@@ -91,6 +92,14 @@ def _file_at(commit: str, path: str) -> bytes | None:
         ["git", "-C", str(ROOT), "show", f"{commit}:{path}"], capture_output=True, check=False
     )
     return result.stdout if result.returncode == 0 else None
+
+
+def _build_cli_at(commit: str) -> bytes:
+    """The source of build-linux.py's command line at ``commit`` (empty: none found)."""
+    for path in BUILD_CLI_PATHS:
+        if (text := _file_at(commit, path)) is not None:
+            return text
+    return b""
 
 
 def check_recorded_tree(inputs: BuildInputs, ignore_dirty: bool) -> list[str]:
@@ -196,7 +205,7 @@ def plan_rebuild(inputs: BuildInputs, settings: RebuildSettings) -> RebuildPlan:
         )
     profile, profile_notes = resolve_profile(inputs, settings.archive, settings.pgo_profile)
     notes += profile_notes
-    if profile is not None and b"--pgo-profile" not in (_file_at(commit, BUILD_CLI) or b""):
+    if profile is not None and b"--pgo-profile" not in _build_cli_at(commit):
         raise InputsError(
             f"build-linux.py at {commit[:12]} has no --pgo-profile option, so it cannot replay "
             "a PGO profile"

@@ -24,7 +24,7 @@ from ..distribution.archive import open_distribution
 from ..errors import BuildError
 from ..image_lock import read_lock
 from ..images import planned_build_image, rootfs_specs
-from ..plan import DEPENDENCY_SOURCE_DATE_EPOCH, BuildPlan, BuildRequest
+from ..linux.plan import DEPENDENCY_SOURCE_DATE_EPOCH, BuildPlan, BuildRequest
 
 INPUTS_MEMBER = "python/build/inputs.json"
 INPUTS_FORMAT = 1

@@ -20,7 +20,7 @@ from dataclasses import replace
 from pathlib import Path
 from urllib.parse import quote
 
-from ..plan import BuildPlan
+from ..linux.plan import BuildPlan
 from ..registry import Registry, Source
 from ..sbom_images import DebianPackage, ImagePackages
 from .cyclonedx import cyclonedx_document

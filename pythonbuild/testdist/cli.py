@@ -13,12 +13,12 @@ from pathlib import Path
 
 from .. import log
 from ..cache import leases
-from ..emulation import ensure_emulation
 from ..errors import ArgumentParser, UsageError, run_command
 from ..images import runtime_rootfs_path, runtime_rootfs_spec
+from ..linux.emulation import ensure_emulation
+from ..linux.space_needs import figures, test_dist_needs
 from ..paths import ROOT, default_cache_dir
 from ..preflight import check_free_space
-from ..space_needs import figures, test_dist_needs
 from ..targets import get_target
 from .distribution import Distribution, extract, inspect_archive
 from .emulated import check_architecture, emulated_subset, emulation_for
@@ -151,7 +151,7 @@ def _run_checks(
     metadata_file.write_text(json.dumps(dist.metadata))
     cases: list[CaseResult] = []
     if config.containers:
-        from ..engine import connect
+        from ..linux.engine import connect
         from .container import run_smoke_in_container
 
         # One extraction serves every container (they receive a copy as a tar stream).

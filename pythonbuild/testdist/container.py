@@ -12,10 +12,10 @@ import tarfile
 from pathlib import Path
 
 from .. import log
-from ..containers import ContainerRun, run_in_container
-from ..engine import Engine
 from ..errors import BuildError, UsageError
 from ..images import HOST_DEBIAN_ARCH, ensure_rootfs_image, runtime_rootfs_spec
+from ..linux.containers import ContainerRun, run_in_container
+from ..linux.engine import Engine
 from .results import CaseResult
 from .smoke import SMOKE_SCRIPT, parse_smoke_results
 

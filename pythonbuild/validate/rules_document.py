@@ -9,7 +9,7 @@ from functools import cache
 import jsonschema
 
 from ..distribution.metadata import LICENSES_DIR, SCHEMA_PATH, license_file_name, referenced_paths
-from ..plan import extension_modules_for
+from ..linux.plan import extension_modules_for
 from ..registry import load_registry
 from .data import stdlib_extension_modules
 from .findings import Distribution, Finding, examples

@@ -16,7 +16,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import ArgumentParser, BuildError, run_command
+from ..errors import ArgumentParser, BuildError, run_command
 from .pgo_profile import CLANG_PROFILE, read_bundle
 
 DEFAULT_TARGET = "x86_64-unknown-linux-gnu"
@@ -122,11 +122,11 @@ def program_overlap(overlap_report: str) -> list[str]:
 
 
 def _run_llvm_profdata(a: bytes, b: bytes, target_name: str, work: Path) -> Path:
+    from ..images import image_exists, planned_build_image
+    from ..paths import ROOT
+    from ..targets import get_target
     from . import engine as engine_mod
     from .containers import ContainerRun, run_in_container
-    from .images import image_exists, planned_build_image
-    from .paths import ROOT
-    from .targets import get_target
 
     target = get_target(target_name)
     tag = planned_build_image(target).tag

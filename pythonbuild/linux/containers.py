@@ -16,7 +16,7 @@ from pathlib import Path
 
 import docker.errors
 
-from . import log
+from .. import log
 from .engine import Engine
 
 

@@ -15,8 +15,8 @@ import os
 import subprocess
 from pathlib import Path
 
-from . import log
-from .errors import BuildError
+from .. import log
+from ..errors import BuildError
 from .host_tools import ensure_host_tool, host_tool
 
 BINFMT_MISC = Path("/proc/sys/fs/binfmt_misc")

@@ -8,9 +8,9 @@ import shutil
 import sys
 from dataclasses import dataclass
 
-from .errors import ArgumentParser, BuildError, run_command
+from ..errors import ArgumentParser, BuildError, run_command
+from ..paths import ROOT
 from .host_tools import HostTool, ensure_host_tool, host_tool, host_tools
-from .paths import ROOT
 
 LOG_DIR = ROOT / "build" / "logs" / "host-tools"
 

@@ -5,31 +5,31 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from . import engine as engine_mod
-from . import log
-from .cache import leases
-from .cli_linux import LinuxBuildConfig
-from .cpu import host_cpu_flags, missing_cpu_flags
-from .distribution.archive import write_sha256sums
-from .distribution.assemble import assemble_distribution
-from .errors import BuildError
-from .fetch import default_mirrors, fetch_source
-from .image_lock import ImageLock, read_lock
-from .images import (
+from .. import log
+from ..cache import leases
+from ..distribution.archive import write_sha256sums
+from ..distribution.assemble import assemble_distribution
+from ..errors import BuildError
+from ..fetch import default_mirrors, fetch_source
+from ..image_lock import ImageLock, read_lock
+from ..images import (
     ensure_build_image,
     planned_build_image,
     recorded_image_packages,
     rootfs_specs,
 )
-from .packages import Workspace, run_step
-from .paths import ROOT
+from ..paths import ROOT
+from ..preflight import check_free_space
+from ..registry import Registry, load_registry
+from ..sbom_images import RECORDS_DIR, record_image_packages, record_path, records_dir
+from ..sizes import format_size, size_from_env
+from . import engine as engine_mod
+from .config import LinuxBuildConfig
+from .cpu import host_cpu_flags, missing_cpu_flags
 from .pgo_profile import bundle_name, export_profiles
 from .plan import BuildPlan, BuildRequest, Step, build_epochs, make_plan
-from .preflight import check_free_space
-from .registry import Registry, load_registry
-from .sbom_images import RECORDS_DIR, record_image_packages, record_path, records_dir
-from .sizes import format_size, size_from_env
 from .space_needs import build_needs, figures
+from .steps import Workspace, run_step
 
 
 def steps_to_build(plan: BuildPlan, libraries_only: bool) -> list[Step]:
@@ -248,7 +248,7 @@ def _build_planned(
     for path in outputs:
         log.info(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
     if config.validate:
-        from .validate import validate_or_fail
+        from ..validate import validate_or_fail
 
         with log.step("validate the full archive"):
             # A finding fails the build; each is printed as one line first.
@@ -266,7 +266,7 @@ def cache_limit() -> int | None:
 def prune_to_limit(config: LinuxBuildConfig, limit: int) -> None:
     """Evict least recently used cache entries (stale first) down to ``limit``; this build's
     own entries are held, so they stay even when the cache is still larger afterwards."""
-    from .cache.cli import default_places, prune_quietly
+    from ..cache.cli import default_places, prune_quietly
 
     with log.step(f"prune the cache to STANDALONE_PYTHON_CACHE_MAX={format_size(limit)}"):
         freed, left = prune_quietly(

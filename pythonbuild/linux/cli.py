@@ -5,36 +5,17 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
+from ..errors import UsageError, run_command
+from ..options import parse_options, valid_choices
+from ..paths import DEFAULT_DIST, default_cache_dir
+from ..registry import load_registry
+from ..targets import get_target, load_targets
+from .config import LinuxBuildConfig
 from .engine import add_engine_arguments
-from .errors import UsageError, run_command
-from .options import BuildOptions, parse_options, valid_choices
-from .packages import default_jobs
-from .paths import DEFAULT_DIST, default_cache_dir
-from .pgo_profile import RecordedProfile, read_bundle
-from .registry import load_registry
-from .targets import Target, get_target, load_targets
-
-
-@dataclass(frozen=True)
-class LinuxBuildConfig:
-    target: Target
-    python: str
-    options: BuildOptions
-    dist_dir: Path
-    cache_dir: Path
-    source_dir: Path | None
-    jobs: int
-    allow_private_engine: bool
-    keep_engine: bool
-    tag: str | None
-    validate: bool = True  # run `python -m pythonbuild validate` on the full archive
-    pgo_profile: RecordedProfile | None = None  # --pgo-profile: training replaced by this
-    # --libraries-only: build (or find cached) the library steps and stop before CPython, so
-    # CI builds a target's libraries once and hands the cache to each option's build.
-    libraries_only: bool = False
+from .pgo_profile import read_bundle
+from .steps import default_jobs
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -135,7 +116,7 @@ def parse_args(argv: list[str]) -> LinuxBuildConfig:
 
 
 def _build(config: LinuxBuildConfig) -> None:
-    from .linux import build_linux  # imported late: --help and bad input stay fast
+    from .driver import build_linux  # imported late: --help and bad input stay fast
 
     build_linux(config)
 

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import zstandard
 
-from .distribution.archive import write_distribution_archive
-from .errors import BuildError, UsageError
+from ..distribution.archive import write_distribution_archive
+from ..errors import BuildError, UsageError
 
 CLANG_PROFILE = "code.profclangd"  # CPython's name for the merged llvm-profdata output
 BOLT_PROFILE = "python.fdata"  # merge-fdata output for the python executable

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import yaml
 
-from . import log
-from .errors import BuildError
-from .paths import RESOURCES
+from .. import log
+from ..errors import BuildError
+from ..paths import RESOURCES
 
 HOST_TOOLS_FILE = RESOURCES / "host-tools.yml"
 

@@ -3,7 +3,7 @@
 The CPython build runs the interpreter it has just built (freezing modules, generating the
 sysconfig data, byte-compiling, and the PGO and BOLT training runs). For a target whose
 instructions the host lacks, the build runs a separate interpreter built for the host instead,
-and pgo builds need recorded profiles (pythonbuild/linux.py, cpython-unix/build-python.sh).
+and pgo builds need recorded profiles (pythonbuild/linux/driver.py, cpython-unix/build-python.sh).
 """
 
 from __future__ import annotations

@@ -26,8 +26,8 @@ from pathlib import Path
 import docker
 import docker.errors
 
-from . import log
-from .errors import BuildError
+from .. import log
+from ..errors import BuildError
 from .host_tools import ensure_host_tool
 
 STATE_DIR = Path(

@@ -19,13 +19,13 @@ from pathlib import Path
 
 import yaml
 
-from .errors import BuildError
-from .options import BuildOptions
-from .paths import PATCHES_DIR, ROOT, UNIX_DIR
+from ..errors import BuildError
+from ..options import BuildOptions
+from ..paths import PATCHES_DIR, ROOT, UNIX_DIR
+from ..registry import Registry, Source
+from ..targets import Target
+from ..versions import version_matches
 from .pgo_profile import RecordedProfile
-from .registry import Registry, Source
-from .targets import Target
-from .versions import version_matches
 
 # Files every container step reads besides its own script.
 COMMON_SCRIPTS = ("common.sh",)
@@ -44,7 +44,7 @@ PGO_PROFILE_INPUT = "/inputs/pgo-profile.tar"
 # The driver code that runs a step: how its inputs are placed in the container and its output
 # saved as the artifact. A change there can change what a step makes, so every step's key
 # hashes these files (and the environment step_environment makes, as data).
-STEP_RUNNER_FILES = ("pythonbuild/packages.py", "pythonbuild/containers.py")
+STEP_RUNNER_FILES = ("pythonbuild/linux/steps.py", "pythonbuild/linux/containers.py")
 
 # What the CPython step's output depends on in this repository (besides the source tarballs).
 CPYTHON_BUILD_INPUTS = ("cpython-unix", "patches", "pythonbuild/resources/downloads.yml")

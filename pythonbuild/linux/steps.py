@@ -10,10 +10,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import log
+from .. import log
+from ..paths import UNIX_DIR
 from .containers import ContainerRun, run_in_container, save_out_tree
 from .engine import Engine
-from .paths import UNIX_DIR
 from .plan import (
     BUILD_SOURCES_DIR,
     COMMON_SCRIPTS,

@@ -23,7 +23,7 @@ SUBCOMMANDS = {
                     "how much two trained PGO profiles (*-profile.tar.zst) differ"),
     "release": ("pythonbuild.release.collect", "requirements.txt", "build",
                 "collect builds into a release: SHA256SUMS, uv downloads list, notes"),
-    "lock-images": ("pythonbuild.lock_images", "requirements.txt", "build",
+    "lock-images": ("pythonbuild.linux.images.cli", "requirements.txt", "build",
                     "remake the images from the Debian mirror, write cpython-unix/image-packages.lock"),
     "cache": ("pythonbuild.cache.cli", "requirements.txt", "build",
               "what the project keeps on this machine, and pruning it (docs/cache.md)"),

@@ -17,8 +17,8 @@ from pythonbuild.cache.current import CurrentReferences, current_references
 from pythonbuild.cache.entries import cache_dir_entries, checkout_entries
 from pythonbuild.cache.prune import PruneRequest, prune_order, remover, run_prune
 from pythonbuild.errors import UsageError
-from pythonbuild.image_lock import read_lock
-from pythonbuild.images import planned_build_image, rootfs_dir_name, runtime_rootfs_spec
+from pythonbuild.linux.images.build import planned_build_image, rootfs_dir_name, runtime_rootfs_spec
+from pythonbuild.linux.images.lock import read_lock
 from pythonbuild.linux.plan import BuildRequest, build_epochs, make_plan
 from pythonbuild.options import parse_options
 from pythonbuild.registry import load_registry
@@ -226,11 +226,13 @@ def test_a_lease_marks_last_use(fake_cache, refs):
     assert again.last_used > old.last_used + 59 * DAY
 
 
-def test_a_build_leases_everything_it_reads_or_makes():
+def test_a_build_leases_everything_it_reads_or_makes(tmp_path):
     from pythonbuild.linux.driver import lease_ids
+    from pythonbuild.linux.images import images_for
 
     plan = _plan()
-    ids = set(lease_ids(plan, read_lock(), ROOT / "build" / "assemble" / "x"))
+    images = images_for(plan.request.target, tmp_path)
+    ids = set(lease_ids(plan, images, ROOT / "build" / "assemble" / "x"))
     assert {f"artifacts/{s.artifact_name}" for s in plan.steps} <= ids
     assert {f"sources/{s.source.filename}" for s in plan.steps} <= ids
     assert leases.image_id(plan.image_tag) in ids
@@ -327,7 +329,7 @@ def test_test_dist_leases_the_rootfs_by_the_id_the_listing_gives_it(tmp_path, mo
     """An emulated test-dist holds the lease a prune of that rootfs directory asks for."""
     from types import SimpleNamespace
 
-    from pythonbuild.images import runtime_rootfs_path
+    from pythonbuild.linux.images.build import runtime_rootfs_path
     from pythonbuild.testdist import cli as testdist_cli
 
     monkeypatch.setenv("STANDALONE_PYTHON_CACHE", str(tmp_path))

@@ -12,8 +12,8 @@ import pytest
 from conftest import COMMAND, EXISTING_DIST, TARGET, linked_copy
 
 from pythonbuild.cache import leases
-from pythonbuild.images import image_exists, planned_build_image
 from pythonbuild.linux import engine
+from pythonbuild.linux.images.build import image_exists, planned_build_image
 from pythonbuild.paths import default_cache_dir
 from pythonbuild.targets import get_target
 

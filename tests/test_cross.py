@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from pythonbuild import images
 from pythonbuild.errors import BuildError, UsageError
-from pythonbuild.image_lock import read_lock
 from pythonbuild.linux import emulation
+from pythonbuild.linux.images import build as images
+from pythonbuild.linux.images.lock import read_lock
 from pythonbuild.targets import get_target, load_targets
 from pythonbuild.testdist.emulated import check_architecture, emulated_subset
 from pythonbuild.testdist.exclusions import (

@@ -11,9 +11,13 @@ from pathlib import Path
 import docker.errors
 import pytest
 
-from pythonbuild import image_lock, images, lock_images, log
+from pythonbuild import log
 from pythonbuild.errors import BuildError, UsageError
-from pythonbuild.image_lock import (
+from pythonbuild.linux.engine import Engine
+from pythonbuild.linux.images import build as images
+from pythonbuild.linux.images import cli as lock_images
+from pythonbuild.linux.images import lock as image_lock
+from pythonbuild.linux.images.lock import (
     ImageLock,
     ImageMismatch,
     diff_packages,
@@ -24,8 +28,8 @@ from pythonbuild.image_lock import (
     read_lock,
     write_lock,
 )
-from pythonbuild.linux.engine import Engine
-from pythonbuild.sbom_images import DebianPackage, read_record, record_path
+from pythonbuild.linux.images.packages import read_record, record_path
+from pythonbuild.sbom.toolchain import DebianPackage
 from pythonbuild.targets import get_target
 
 TARGET = get_target("x86_64-unknown-linux-gnu")

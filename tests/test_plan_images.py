@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from pythonbuild import images
 from pythonbuild.linux import engine, plan
+from pythonbuild.linux.images import build as images
 from pythonbuild.options import BuildOptions
 from pythonbuild.registry import load_registry
 from pythonbuild.targets import get_target

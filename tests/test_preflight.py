@@ -18,9 +18,9 @@ from tarfiles import tar_bytes
 from pythonbuild import preflight
 from pythonbuild.bootstrap import venv_dir
 from pythonbuild.errors import BuildError, UsageError
-from pythonbuild.image_lock import read_lock
-from pythonbuild.images import planned_build_image, rootfs_specs
 from pythonbuild.linux import engine, space_needs
+from pythonbuild.linux.images.build import planned_build_image, rootfs_specs
+from pythonbuild.linux.images.lock import read_lock
 from pythonbuild.linux.plan import BuildRequest, make_plan
 from pythonbuild.options import parse_options
 from pythonbuild.preflight import FileSystem, Need, check_free_space, file_systems

@@ -25,7 +25,7 @@ from conftest import OPTIONS, PYTHON, TARGET
 from require_tool import require_tool
 
 from pythonbuild.distribution.archive import open_distribution, write_distribution_archive
-from pythonbuild.images import planned_build_image
+from pythonbuild.linux.images.build import planned_build_image
 from pythonbuild.linux.pgo_profile import CLANG_PROFILE, RecordedProfile, bundle_name
 from pythonbuild.linux.plan import BuildRequest, make_plan
 from pythonbuild.options import parse_options

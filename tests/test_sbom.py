@@ -22,21 +22,19 @@ from packageurl import PackageURL
 from spdx_tools.spdx.parser.parse_anything import parse_file
 from spdx_tools.spdx.validation.document_validator import validate_full_spdx_document
 
-from pythonbuild.images import BUILD_PACKAGES, SYSROOT_PACKAGES
 from pythonbuild.linux import plan as plan_mod
-from pythonbuild.options import BuildOptions
-from pythonbuild.registry import load_registry
-from pythonbuild.sbom.builder import bill_of_materials, cpe23, render_sboms, write_sboms
-from pythonbuild.sbom_images import (
-    DebianPackage,
-    ImagePackages,
+from pythonbuild.linux.images.build import BUILD_PACKAGES, SYSROOT_PACKAGES
+from pythonbuild.linux.images.packages import (
     format_package_list,
-    image_packages_text,
     parse_dpkg_status,
     parse_package_list,
     read_record,
     write_record,
 )
+from pythonbuild.options import BuildOptions
+from pythonbuild.registry import load_registry
+from pythonbuild.sbom.builder import bill_of_materials, cpe23, render_sboms, write_sboms
+from pythonbuild.sbom.toolchain import DebianPackage, ImagePackages, image_packages_text
 from pythonbuild.targets import get_target
 
 TARGET = get_target("x86_64-unknown-linux-gnu")

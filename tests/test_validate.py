@@ -25,7 +25,7 @@ from require_tool import require_tool
 from pythonbuild.distribution.archive import write_distribution_archive
 from pythonbuild.distribution.elf import read_elf
 from pythonbuild.errors import BuildError
-from pythonbuild.images import planned_build_image
+from pythonbuild.linux.images.build import planned_build_image
 from pythonbuild.linux.plan import BuildRequest, load_extension_modules, make_plan
 from pythonbuild.options import parse_options
 from pythonbuild.registry import load_registry

@@ -11,8 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..image_lock import LOCK_PATH, ImageLock, read_lock
-from ..images import (
+from ..linux.images.build import (
     HOST_DEBIAN_ARCH,
     IMAGE_PREFIX,
     planned_build_image,
@@ -20,10 +19,11 @@ from ..images import (
     rootfs_specs,
     runtime_rootfs_spec,
 )
+from ..linux.images.lock import LOCK_PATH, ImageLock, read_lock
+from ..linux.images.packages import record_path
 from ..linux.plan import BuildRequest, build_epochs, make_plan
 from ..options import IMPLEMENTED, parse_options
 from ..registry import load_registry
-from ..sbom_images import record_path
 from ..targets import load_targets
 
 

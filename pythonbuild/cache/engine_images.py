@@ -10,8 +10,8 @@ from collections.abc import Iterator
 
 import docker.errors
 
-from ..images import IMAGE_PREFIX
 from ..linux.engine import Engine
+from ..linux.images.build import IMAGE_PREFIX
 from . import leases
 from .current import CurrentReferences
 from .entries import CacheEntry

@@ -12,8 +12,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..images import ROOTFS_DIR
-from ..sbom_images import RECORDS_DIR
+from ..linux.images.build import ROOTFS_DIR
+from ..linux.images.packages import RECORDS_DIR
 from . import leases
 from .current import CurrentReferences
 

@@ -21,13 +21,13 @@ from pathlib import Path, PurePosixPath
 
 from .. import log
 from ..errors import BuildError
-from ..images import LLVM_VERSION
+from ..linux.images.build import LLVM_VERSION
 from ..linux.plan import BuildPlan, extension_modules_for
 from ..paths import ROOT
 from ..registry import Registry
 from ..reproduce.record import build_inputs, project_state, render_inputs
 from ..sbom.builder import SBOM_SUFFIXES, bill_of_materials, render_sboms
-from ..sbom_images import ImagePackages, image_packages_text
+from ..sbom.toolchain import ImagePackages, image_packages_text
 from .archive import (
     archive_name,
     atomic_output,

@@ -11,21 +11,14 @@ from ..distribution.archive import write_sha256sums
 from ..distribution.assemble import assemble_distribution
 from ..errors import BuildError
 from ..fetch import default_mirrors, fetch_source
-from ..image_lock import ImageLock, read_lock
-from ..images import (
-    ensure_build_image,
-    planned_build_image,
-    recorded_image_packages,
-    rootfs_specs,
-)
 from ..paths import ROOT
 from ..preflight import check_free_space
 from ..registry import Registry, load_registry
-from ..sbom_images import RECORDS_DIR, record_image_packages, record_path, records_dir
 from ..sizes import format_size, size_from_env
 from . import engine as engine_mod
 from .config import LinuxBuildConfig
 from .cpu import host_cpu_flags, missing_cpu_flags
+from .images import BuildImages, images_for
 from .pgo_profile import bundle_name, export_profiles
 from .plan import BuildPlan, BuildRequest, Step, build_epochs, make_plan
 from .space_needs import build_needs, figures
@@ -48,21 +41,14 @@ def _run_steps(
     tarballs: dict[str, Path],
     build_tarballs: dict[str, Path],
     workspace: Workspace,
-    lock: ImageLock,
+    images: BuildImages,
 ) -> None:
     with log.step("connect to the container engine"):
         engine = engine_mod.connect(allow_private=config.allow_private_engine)
         log.info(f"using {engine.description}")
     try:
         with log.step("build images"):
-            image = ensure_build_image(
-                engine, config.target, workspace.log_dir, records_dir(config.cache_dir), lock
-            )
-        if image.tag != plan.image_tag:
-            raise BuildError(
-                f"the build image came out as {image.tag}, the plan expected {plan.image_tag}; "
-                "this is a bug in pythonbuild/images.py"
-            )
+            images.ensure(engine, workspace.log_dir)
         for step in steps:
             run_step(
                 engine, plan, step, tarballs[step.name], workspace,
@@ -72,7 +58,7 @@ def _run_steps(
         engine.close(keep=config.keep_engine)
 
 
-def _record_build_image(config: LinuxBuildConfig, tag: str) -> None:
+def _record_build_image(config: LinuxBuildConfig, images: BuildImages) -> None:
     """Record the packages of a build image made before recording existed (for the SBOMs).
 
     Cached builds need no engine otherwise, so this happens once per image; without the engine
@@ -82,7 +68,7 @@ def _record_build_image(config: LinuxBuildConfig, tag: str) -> None:
         try:
             engine = engine_mod.connect(allow_private=config.allow_private_engine)
             try:
-                record_image_packages(engine, records_dir(config.cache_dir), tag)
+                images.record_build_image(engine)
             finally:
                 engine.close(keep=config.keep_engine)
         except BuildError as exc:
@@ -144,21 +130,21 @@ def build_linux(config: LinuxBuildConfig) -> None:
     # when some step's artifact is missing.
     # The images' package versions (cpython-unix/image-packages.lock), read once: the plan's
     # image tag and the images made must agree.
-    lock = read_lock()
-    plan = make_plan(request, registry, planned_build_image(config.target, lock).tag)
-    _check_free_space(config, plan, lock, workspace)
+    images = images_for(config.target, config.cache_dir)
+    plan = make_plan(request, registry, images.build.tag)
+    _check_free_space(config, plan, images, workspace)
     log_dir.mkdir(parents=True, exist_ok=True)
     work_dir = ROOT / "build" / "assemble" / run_name
     # Held for the whole build: a `cache prune` beside it never removes what it uses.
-    with leases.held(config.cache_dir, lease_ids(plan, lock, work_dir)):
-        _build_planned(config, plan, lock, registry, workspace, work_dir)
+    with leases.held(config.cache_dir, lease_ids(plan, images, work_dir)):
+        _build_planned(config, plan, images, registry, workspace, work_dir)
         log.info(f"finished in {log.format_seconds(time.monotonic() - started)}")
         if limit is not None:
             prune_to_limit(config, limit)
 
 
 def _check_free_space(
-    config: LinuxBuildConfig, plan: BuildPlan, lock: ImageLock, workspace: Workspace
+    config: LinuxBuildConfig, plan: BuildPlan, images: BuildImages, workspace: Workspace
 ) -> None:
     """Stop here, before anything is written (logs, leases, cache, dist), when a disk the
     build writes to has no room for what it will make (docs/cache.md). An estimate: which
@@ -166,21 +152,20 @@ def _check_free_space(
     steps = steps_to_build(plan, config.libraries_only)
     missing = [s for s in steps if not (workspace.artifacts / s.artifact_name).exists()]
     needs = build_needs(
-        plan, steps, missing, lock, cache_dir=config.cache_dir,
+        plan, steps, missing, images.lock, cache_dir=config.cache_dir,
         dist_dir=None if config.libraries_only else config.dist_dir, build_dir=ROOT / "build",
     )  # fmt: skip
     check_free_space(needs, "build", floor=figures()["build"]["floor"])
 
 
-def lease_ids(plan: BuildPlan, lock: ImageLock, work_dir: Path) -> list[str]:
+def lease_ids(plan: BuildPlan, images: BuildImages, work_dir: Path) -> list[str]:
     """The cache entries a build of ``plan`` reads or makes (ids of ``cache.leases``)."""
-    images = [plan.image_tag, *(spec.tag for spec in rootfs_specs(plan.request.target, lock))]
     sources = [s.source for s in plan.steps] + [b for s in plan.steps for b in s.build_sources]
     return [
         *(f"artifacts/{step.artifact_name}" for step in plan.steps),
         *(f"sources/{source.filename}" for source in sources),
-        *(leases.image_id(tag) for tag in images),
-        *(f"{RECORDS_DIR}/{record_path(Path(), tag).name}" for tag in images),
+        *(leases.image_id(tag) for tag in images.tags),
+        *images.record_names,
         f"work:{work_dir}",
     ]
 
@@ -188,7 +173,7 @@ def lease_ids(plan: BuildPlan, lock: ImageLock, work_dir: Path) -> list[str]:
 def _build_planned(
     config: LinuxBuildConfig,
     plan: BuildPlan,
-    lock: ImageLock,
+    images: BuildImages,
     registry: Registry,
     workspace: Workspace,
     work_dir: Path,
@@ -207,11 +192,11 @@ def _build_planned(
             for source in build_sources
         }
     if missing:
-        _run_steps(config, plan, steps, tarballs, build_tarballs, workspace, lock)
+        _run_steps(config, plan, steps, tarballs, build_tarballs, workspace, images)
     else:
         log.info(f"all {len(steps)} build steps are cached; nothing to build")
-        if not record_path(records_dir(config.cache_dir), plan.image_tag).is_file():
-            _record_build_image(config, plan.image_tag)
+        if not images.build_image_recorded:
+            _record_build_image(config, images)
     if config.libraries_only:
         log.info(f"libraries of {config.target.triple} for Python {config.python} are in "
                  f"{workspace.artifacts}")  # fmt: skip
@@ -226,9 +211,7 @@ def _build_planned(
             tarballs=tarballs,
             dist_dir=config.dist_dir,
             work_dir=work_dir,
-            image_packages=recorded_image_packages(
-                config.target, records_dir(config.cache_dir), lock
-            ),
+            image_packages=images.packages(),
         )
     # Only pgo builds train; reading another build's artifact for profiles would scan all of it.
     profile = (

@@ -122,11 +122,11 @@ def program_overlap(overlap_report: str) -> list[str]:
 
 
 def _run_llvm_profdata(a: bytes, b: bytes, target_name: str, work: Path) -> Path:
-    from ..images import image_exists, planned_build_image
     from ..paths import ROOT
     from ..targets import get_target
     from . import engine as engine_mod
     from .containers import ContainerRun, run_in_container
+    from .images.build import image_exists, planned_build_image
 
     target = get_target(target_name)
     tag = planned_build_image(target).tag

@@ -15,13 +15,13 @@ from typing import Any
 
 import yaml
 
-from ..image_lock import ImageLock
-from ..images import rootfs_specs, runtime_rootfs_path, runtime_rootfs_spec
 from ..paths import RESOURCES, ROOT
 from ..preflight import Need, join_words
 from ..sizes import parse_size
 from ..targets import Target
 from .engine import STATE_DIR, expected_data_root, image_tags_in
+from .images.build import rootfs_specs, runtime_rootfs_path, runtime_rootfs_spec
+from .images.lock import ImageLock
 from .plan import BuildPlan, Step
 
 FIGURES_FILE = RESOURCES / "disk-space.yml"

@@ -20,11 +20,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import BuildError
+from ..linux.images.packages import records_dir
 from ..linux.pgo_profile import bundle_name, read_bundle
 from ..linux.plan import CPYTHON_BUILD_INPUTS
 from ..options import parse_options
 from ..paths import ROOT
-from ..sbom_images import records_dir
 from .members import file_sha256
 from .record import BuildInputs, InputsError
 

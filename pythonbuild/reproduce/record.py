@@ -22,8 +22,8 @@ import jsonschema
 
 from ..distribution.archive import open_distribution
 from ..errors import BuildError
-from ..image_lock import read_lock
-from ..images import planned_build_image, rootfs_specs
+from ..linux.images.build import planned_build_image, rootfs_specs
+from ..linux.images.lock import read_lock
 from ..linux.plan import DEPENDENCY_SOURCE_DATE_EPOCH, BuildPlan, BuildRequest
 
 INPUTS_MEMBER = "python/build/inputs.json"

@@ -4,7 +4,7 @@ One model (:class:`BillOfMaterials`) is built from three sources, each authorita
 
 - the plan: exactly the sources that went into this distribution (CPython and its libraries);
 - the source registry: version, URL, sha256, licenses, CPE and dependencies of each source;
-- the recorded packages of the build images (``sbom_images``): the tool chain.
+- the tool chain the driver records (``toolchain``): the build's images and their packages.
 
 ``spdx`` and ``cyclonedx`` write the model out.  The bytes are deterministic: the only
 time is the distribution's SOURCE_DATE_EPOCH, the document ids are UUIDs derived from a hash of
@@ -22,10 +22,10 @@ from urllib.parse import quote
 
 from ..linux.plan import BuildPlan
 from ..registry import Registry, Source
-from ..sbom_images import DebianPackage, ImagePackages
 from .cyclonedx import cyclonedx_document
 from .model import BillOfMaterials, Component, Relation
 from .spdx import spdx_document
+from .toolchain import DebianPackage, ImagePackages
 
 # Debian's release numbers, for the operating systems' CPEs.
 DEBIAN_RELEASES = {"buster": "10", "bullseye": "11", "bookworm": "12", "trixie": "13"}

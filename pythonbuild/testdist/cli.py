@@ -14,8 +14,8 @@ from pathlib import Path
 from .. import log
 from ..cache import leases
 from ..errors import ArgumentParser, UsageError, run_command
-from ..images import runtime_rootfs_path, runtime_rootfs_spec
 from ..linux.emulation import ensure_emulation
+from ..linux.images.build import runtime_rootfs_path, runtime_rootfs_spec
 from ..linux.space_needs import figures, test_dist_needs
 from ..paths import ROOT, default_cache_dir
 from ..preflight import check_free_space

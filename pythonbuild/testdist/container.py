@@ -13,9 +13,9 @@ from pathlib import Path
 
 from .. import log
 from ..errors import BuildError, UsageError
-from ..images import HOST_DEBIAN_ARCH, ensure_rootfs_image, runtime_rootfs_spec
 from ..linux.containers import ContainerRun, run_in_container
 from ..linux.engine import Engine
+from ..linux.images.build import HOST_DEBIAN_ARCH, ensure_rootfs_image, runtime_rootfs_spec
 from .results import CaseResult
 from .smoke import SMOKE_SCRIPT, parse_smoke_results
 

@@ -22,8 +22,8 @@ import yaml
 from .. import log
 from ..distribution.elf import is_elf, read_elf_header, read_interpreter
 from ..errors import BuildError, UsageError
-from ..images import runtime_rootfs_dir, runtime_rootfs_spec
 from ..linux.emulation import ensure_emulation
+from ..linux.images.build import runtime_rootfs_dir, runtime_rootfs_spec
 from ..paths import RESOURCES
 from ..targets import Target, get_target
 from ..validate.data import elf_machines

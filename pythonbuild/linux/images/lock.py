@@ -4,8 +4,8 @@ debootstrap and apt install whatever the mirror offers on the day, so the lock n
 every package the image must hold with its exact version and architecture.  Each image's tag
 hashes its own section (a lock change makes new images, and so new cache keys); the build image
 asks apt for its packages at the locked versions; and a newly made image whose packages differ
-from its section is not kept (``images.py``).  ``python -m pythonbuild lock-images`` rewrites the
-lock from images made afresh (``lock_images.py``).
+from its section is not kept (``build.py``).  ``python -m pythonbuild lock-images`` rewrites the
+lock from images made afresh (``cli.py``).
 
 Format: comment lines (``#``) and blank lines are ignored; ``[section]`` starts a section
 (``base-<suite>``, ``sysroot-<suite>``, ``build``); every other line is
@@ -21,9 +21,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import BuildError
-from .paths import ROOT, UNIX_DIR
-from .sbom_images import DebianPackage
+from ...errors import BuildError
+from ...paths import ROOT, UNIX_DIR
+from ...sbom.toolchain import DebianPackage
 
 LOCK_PATH = UNIX_DIR / "image-packages.lock"
 DEFAULT_TARGET = "x86_64-unknown-linux-gnu"  # lock-images' default --target

@@ -20,19 +20,13 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from . import log
-from .errors import ArgumentParser, run_command
-from .image_lock import (
-    DEFAULT_TARGET,
-    LOCK_PATH,
-    ImageLock,
-    Packages,
-    diff_packages,
-    lock_name,
-    parse_lock,
-    write_lock,
-)
-from .images import (
+from ... import log
+from ...errors import ArgumentParser, run_command
+from ...paths import ROOT, default_cache_dir
+from ...targets import Target, get_target, load_targets
+from .. import engine as engine_mod
+from ..engine import add_engine_arguments
+from .build import (
     IMAGE_PREFIX,
     RootfsSpec,
     bootstrapped_rootfs,
@@ -45,11 +39,17 @@ from .images import (
     render_build_dockerfile,
     rootfs_specs,
 )
-from .linux import engine as engine_mod
-from .linux.engine import add_engine_arguments
-from .paths import ROOT, default_cache_dir
-from .sbom_images import list_image_packages, records_dir, write_record
-from .targets import Target, get_target, load_targets
+from .lock import (
+    DEFAULT_TARGET,
+    LOCK_PATH,
+    ImageLock,
+    Packages,
+    diff_packages,
+    lock_name,
+    parse_lock,
+    write_lock,
+)
+from .packages import list_image_packages, records_dir, write_record
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@
 Every image is tagged with the hash of its inputs (recipe, package list, template text, parent
 image tag, and its section of ``cpython-unix/image-packages.lock``), so unchanged inputs find the
 existing image and nothing is rebuilt.  A newly made image whose Debian packages differ from its
-lock section is not kept (``image_lock``): a tag always stands for the same package versions.
+lock section is not kept (``lock``): a tag always stands for the same package versions.
 Runtime systems for tests (``runtime_rootfs_spec``) of a suite the lock has no base section for
 are not pinned.
 """
@@ -31,9 +31,15 @@ from pathlib import Path
 import docker.errors
 import jinja2
 
-from . import log
-from .errors import BuildError
-from .image_lock import (
+from ... import log
+from ...errors import BuildError
+from ...paths import UNIX_DIR
+from ...sbom.toolchain import DebianPackage, ImagePackages
+from ...targets import Target
+from ..debian import debian_mirror_uri
+from ..engine import Engine
+from ..host_tools import ensure_host_tool
+from .lock import (
     LOCK_PATH,
     ImageLock,
     Packages,
@@ -45,13 +51,7 @@ from .image_lock import (
     read_lock,
     refresh_hint,
 )
-from .linux.debian import debian_mirror_uri
-from .linux.engine import Engine
-from .linux.host_tools import ensure_host_tool
-from .paths import UNIX_DIR
-from .sbom_images import (
-    DebianPackage,
-    ImagePackages,
+from .packages import (
     list_image_packages,
     parse_dpkg_status,
     read_record,
@@ -59,7 +59,6 @@ from .sbom_images import (
     record_path,
     write_record,
 )
-from .targets import Target
 
 IMAGE_PREFIX = "standalone-python"
 BASE_SUITE = "bookworm"
@@ -312,7 +311,7 @@ def ensure_rootfs_image(
 
     A new image whose packages differ from ``spec.locked`` is not imported (``ImageMismatch``,
     whose fix names ``triple``). With ``records`` (a directory), a new image's Debian packages
-    are recorded there (``sbom_images``); the tag does not change.
+    are recorded there (``packages``); the tag does not change.
     """
     if image_exists(engine, spec.tag):
         return spec.tag

@@ -5,7 +5,7 @@ mirror on the day an image was made, so the installed versions are recorded besi
 the image is made or first found: ``<cache>/images/<image name>-<tag>.tsv``, one
 ``package<TAB>version<TAB>architecture`` line per installed package, sorted by name.  The
 records feed the SBOMs' tool-chain components and the full archive's
-``python/build/image-packages.txt``.
+``python/build/image-packages.txt`` (``pythonbuild.sbom.toolchain``).
 
 * The build image (bookworm base plus clang/lld/llvm and the build tools): ``dpkg-query`` in a
   container made from it.
@@ -17,13 +17,13 @@ records feed the SBOMs' tool-chain components and the full archive's
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import docker.errors
 
-from .errors import BuildError
-from .linux.engine import Engine
+from ...errors import BuildError
+from ...sbom.toolchain import DebianPackage
+from ..engine import Engine
 
 RECORDS_DIR = "images"  # below the cache directory
 DPKG_QUERY = [
@@ -31,33 +31,6 @@ DPKG_QUERY = [
     "-W",
     "-f=${db:Status-Status}\\t${Package}\\t${Version}\\t${Architecture}\\n",
 ]
-
-
-@dataclass(frozen=True, order=True)
-class DebianPackage:
-    name: str
-    version: str = ""  # empty: not recorded
-    architecture: str = ""
-
-
-@dataclass(frozen=True)
-class ImagePackages:
-    """One image's packages: what its recipe asks for and, when recorded, what it has."""
-
-    role: str  # "build" (the tool chain runs here) or "sysroot" (what the binaries link against)
-    tag: str
-    suite: str
-    requested: tuple[str, ...]
-    installed: tuple[DebianPackage, ...] = ()  # empty: not recorded
-
-    @property
-    def recorded(self) -> bool:
-        return bool(self.installed)
-
-    def package(self, name: str) -> DebianPackage:
-        """``name`` as installed, or without a version when the image's list was not recorded."""
-        found = [p for p in self.installed if p.name == name]
-        return found[0] if found else DebianPackage(name)
 
 
 def records_dir(cache_dir: Path) -> Path:
@@ -144,23 +117,3 @@ def list_image_packages(engine: Engine, tag: str) -> tuple[DebianPackage, ...]:
 def record_image_packages(engine: Engine, records: Path, tag: str) -> None:
     """Record the packages installed in the image ``tag``."""
     write_record(records, tag, list_image_packages(engine, tag))
-
-
-def image_packages_text(images: list[ImagePackages]) -> str:
-    """``python/build/image-packages.txt``: every image's packages, one tab-separated line each."""
-    lines = ["# image\tpackage\tversion\tarchitecture (version '-': not recorded)\n"]
-    for image in images:
-        lines.append(f"# {image.role}: {image.tag} (Debian {image.suite})\n")
-        if image.recorded:
-            packages = image.installed
-        else:
-            lines.append(
-                f"# {image.role}: installed packages not recorded (the image predates recording);"
-                " the packages its recipe asks for:\n"
-            )
-            packages = tuple(DebianPackage(name) for name in sorted(image.requested))
-        lines += [
-            f"{image.role}\t{p.name}\t{p.version or '-'}\t{p.architecture or '-'}\n"
-            for p in packages
-        ]
-    return "".join(lines)

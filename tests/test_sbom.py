@@ -34,6 +34,7 @@ from pythonbuild.linux.images.packages import (
 from pythonbuild.options import BuildOptions
 from pythonbuild.registry import load_registry
 from pythonbuild.sbom.builder import bill_of_materials, cpe23, render_sboms, write_sboms
+from pythonbuild.sbom.model import BillOfMaterials
 from pythonbuild.sbom.toolchain import DebianPackage, ImagePackages, image_packages_text
 from pythonbuild.targets import get_target
 
@@ -108,17 +109,30 @@ def _plan(epoch: int = 1_763_700_000) -> plan_mod.BuildPlan:
     return plan_mod.make_plan(request, load_registry(), "img:1")
 
 
-def _sboms(plan=None, images=None) -> dict[str, bytes]:
-    bom = bill_of_materials(
-        plan or _plan(), load_registry(), _images() if images is None else images, STEM, ARCHIVES
+def _bill(plan: plan_mod.BuildPlan, images: list[ImagePackages]) -> BillOfMaterials:
+    """The model of ``plan``'s distribution, from what the Linux driver hands assembly."""
+    request = plan.request
+    return bill_of_materials(
+        cpython=plan.step("cpython").source,
+        libraries=[step.source for step in plan.steps if step.name != "cpython"],
+        triple=request.target.triple,
+        options=request.options.name,
+        tag=request.tag,
+        timestamp=request.source_date_epoch,
+        toolchain=images,
+        name=STEM,
+        archives=ARCHIVES,
     )
-    return render_sboms(bom)
+
+
+def _sboms(plan=None, images=None) -> dict[str, bytes]:
+    return render_sboms(_bill(plan or _plan(), _images() if images is None else images))
 
 
 @pytest.fixture(scope="module")
 def written(tmp_path_factory) -> dict[str, Path]:
     directory = tmp_path_factory.mktemp("sbom")
-    bom = bill_of_materials(_plan(), load_registry(), _images(), STEM, ARCHIVES)
+    bom = _bill(_plan(), _images())
     spdx, cyclonedx = write_sboms(bom, directory, STEM)
     return {"spdx": spdx, "cyclonedx": cyclonedx}
 

@@ -16,18 +16,15 @@ import hashlib
 import json
 import shutil
 import tarfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from pathlib import Path, PurePosixPath
 
 from .. import log
 from ..errors import BuildError
-from ..linux.images.build import LLVM_VERSION
-from ..linux.plan import BuildPlan, extension_modules_for
 from ..paths import ROOT
 from ..registry import Registry
-from ..reproduce.record import build_inputs, project_state, render_inputs
 from ..sbom.builder import SBOM_SUFFIXES, bill_of_materials, render_sboms
-from ..sbom.toolchain import ImagePackages, image_packages_text
+from ..sbom.toolchain import image_packages_text
 from .archive import (
     archive_name,
     atomic_output,
@@ -37,6 +34,7 @@ from .archive import (
 )
 from .buildinfo import collect_build_artifacts, layout_build_objects
 from .elf import ElfInfo, is_elf, newest_glibc_version, scan_tree
+from .finished_build import FinishedBuild
 from .metadata import (
     build_info_section,
     build_python_json,
@@ -53,6 +51,8 @@ FULL_ARCHIVE_ORDER = ["PYTHON.json", "install", "build", "licenses"]
 ARCHIVE_FLAVORS = ("full", "install_only", "install_only_stripped")
 # Code whose change changes the archives even when no build step reruns: the shared core's,
 # distribution's and sbom's modules and the data files (not the tools, such as the benchmarks).
+# A platform wing's code reaches the archives through the FinishedBuild it fills in, which the
+# stamp hashes; its inputs record names the commit and any uncommitted change besides.
 ASSEMBLY_CODE = [
     *sorted((ROOT / "pythonbuild").glob("*.py")),
     *sorted((ROOT / "pythonbuild" / "distribution").glob("*.py")),
@@ -113,12 +113,12 @@ def replace_with_stripped(install: Path, stripped: Path) -> int:
     return len(replaced)
 
 
-def _inputs_digest(plan: BuildPlan, cpython_artifact: Path, names: list[str]) -> str:
+def _inputs_digest(build: FinishedBuild, names: list[str]) -> str:
     digest = hashlib.sha256()
     for part in (
-        cpython_artifact.name,
-        plan.request.tag,
-        str(plan.request.source_date_epoch),
+        build.cpython_artifact.name,
+        build.tag,
+        str(build.source_date_epoch),
         *names,
     ):
         digest.update(part.encode() + b"\0")
@@ -170,23 +170,16 @@ def check_runtime_libraries(infos: list[ElfInfo], allowed: set[str], install: Pa
 
 
 def assemble_distribution(
-    *,
-    plan: BuildPlan,
-    registry: Registry,
-    cpython_artifact: Path,
-    tarballs: dict[str, Path],
-    dist_dir: Path,
-    work_dir: Path,
-    image_packages: Sequence[ImagePackages] = (),
+    *, build: FinishedBuild, registry: Registry, dist_dir: Path, work_dir: Path
 ) -> list[Path]:
-    """Write the archives and SBOMs into ``dist_dir``; returns them, full archive first."""
-    request = plan.request
-    target, options = request.target, request.options
-    cpython = registry.cpython(request.python)
+    """Write the archives and SBOMs of ``build`` into ``dist_dir``; returns them, full archive
+    first. ``work_dir``: where it stages them, and the stamp that says they are up to date."""
+    target, options = build.target, build.options
+    cpython = build.cpython
     names = {
         flavor: archive_name(
             python_version=cpython.version,
-            release_tag=request.tag,
+            release_tag=build.tag,
             triple=target.triple,
             options=options.name,
             flavor=flavor,
@@ -197,15 +190,11 @@ def assemble_distribution(
     sbom_names = {kind: f"{stem}{suffix}" for kind, suffix in SBOM_SUFFIXES.items()}
     outputs = [dist_dir / names[flavor] for flavor in ARCHIVE_FLAVORS]
     outputs += [dist_dir / name for name in sbom_names.values()]
-    packages_text = image_packages_text(list(image_packages))
-    # The commit and uncommitted changes are part of the record, so a new commit or an edit
-    # anywhere in the checkout reassembles: the archive must say what it was built from.
-    inputs_record = render_inputs(build_inputs(plan, project_state(ROOT)))
+    packages_text = image_packages_text(list(build.toolchain))
     stamp = work_dir / "assembled.json"
     digest = _inputs_digest(
-        plan,
-        cpython_artifact,
-        [*names.values(), *sbom_names.values(), packages_text, inputs_record.decode()],
+        build,
+        [*names.values(), *sbom_names.values(), packages_text, build.inputs_record.decode()],
     )
     if _up_to_date(stamp, digest, outputs):
         log.info("distribution archives are up to date")
@@ -213,7 +202,7 @@ def assemble_distribution(
     stamp.unlink(missing_ok=True)
 
     out_dir = work_dir / "out"
-    _extract_artifact(cpython_artifact, out_dir)
+    _extract_artifact(build.cpython_artifact, out_dir)
     facts = load_facts(out_dir / "facts.json")
 
     python_dir = work_dir / "stage" / "python"
@@ -230,16 +219,17 @@ def assemble_distribution(
 
     artifacts = collect_build_artifacts(out_dir, facts, target)
     layout_build_objects(out_dir, python_dir, artifacts)
-    # Step names are registry names, except the CPython step (registry name cpython-3.X).
-    tarball_of = {step.source.name: tarballs[step.name] for step in plan.steps}
-    sources = [step.source for step in plan.steps]
-    write_licenses(python_dir / "licenses", sources, lambda source: tarball_of[source.name])
+    write_licenses(
+        python_dir / "licenses", build.sources, lambda source: build.tarballs[source.name]
+    )
 
-    modules = extension_modules_for(request.python)
-    # LTO builds ship LLVM bitcode objects: relinking them needs this LLVM (or newer).
-    object_format = f"llvm-bitcode:{LLVM_VERSION}" if options.lto else "elf"
     build_info = build_info_section(
-        artifacts, facts, registry, extension_libraries(modules), options, object_format
+        artifacts,
+        facts,
+        registry,
+        extension_libraries(build.extension_modules),
+        options,
+        build.object_format,
     )
     interpreter = install / "bin" / f"python{facts['python_version_short']}{facts['abiflags']}"
     links_libpython = any(
@@ -260,8 +250,20 @@ def assemble_distribution(
     )
     write_python_json(doc, python_dir)
     (python_dir / "build" / "image-packages.txt").write_text(packages_text)
-    (python_dir / "build" / "inputs.json").write_bytes(inputs_record)
-    sboms = render_sboms(bill_of_materials(plan, registry, image_packages, stem, names))
+    (python_dir / "build" / "inputs.json").write_bytes(build.inputs_record)
+    sboms = render_sboms(
+        bill_of_materials(
+            cpython=cpython,
+            libraries=build.libraries,
+            triple=target.triple,
+            options=options.name,
+            tag=build.tag,
+            timestamp=build.source_date_epoch,
+            toolchain=build.toolchain,
+            name=stem,
+            archives=names,
+        )
+    )
     for kind, data in sboms.items():
         (python_dir / f"sbom{SBOM_SUFFIXES[kind]}").write_bytes(data)
 
@@ -270,7 +272,7 @@ def assemble_distribution(
         python_dir,
         dist_dir / names["full"],
         group_order=FULL_ARCHIVE_ORDER,
-        mtime=request.source_date_epoch,
+        mtime=build.source_date_epoch,
     )
     # install_only's python/ is install/; the SBOMs join it only now, so that the full archive's
     # python/install/ stays the bare installation.
@@ -279,14 +281,14 @@ def assemble_distribution(
     install_only = write_install_only_archive(
         python_dir,
         dist_dir / names["install_only"],
-        mtime=request.source_date_epoch,
+        mtime=build.source_date_epoch,
         exclude=install_only_exclude(doc),
     )
     replace_with_stripped(install, out_dir / "stripped")
     stripped = write_install_only_archive(
         python_dir,
         dist_dir / names["install_only_stripped"],
-        mtime=request.source_date_epoch,
+        mtime=build.source_date_epoch,
         exclude=install_only_exclude(doc),
     )
     sbom_paths = [dist_dir / sbom_names[kind] for kind in sboms]

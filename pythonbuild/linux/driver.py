@@ -9,18 +9,20 @@ from .. import log
 from ..cache import leases
 from ..distribution.archive import write_sha256sums
 from ..distribution.assemble import assemble_distribution
+from ..distribution.finished_build import FinishedBuild
 from ..errors import BuildError
 from ..fetch import default_mirrors, fetch_source
 from ..paths import ROOT
 from ..preflight import check_free_space
 from ..registry import Registry, load_registry
+from ..reproduce.record import build_inputs, project_state, render_inputs
 from ..sizes import format_size, size_from_env
 from . import engine as engine_mod
 from .config import LinuxBuildConfig
 from .cpu import host_cpu_flags, missing_cpu_flags
-from .images import BuildImages, images_for
+from .images import LLVM_VERSION, BuildImages, images_for
 from .pgo_profile import bundle_name, export_profiles
-from .plan import BuildPlan, BuildRequest, Step, build_epochs, make_plan
+from .plan import BuildPlan, BuildRequest, Step, build_epochs, extension_modules_for, make_plan
 from .space_needs import build_needs, figures
 from .steps import Workspace, run_step
 
@@ -205,13 +207,10 @@ def _build_planned(
 
     with log.step("assemble distribution archives"):
         outputs = assemble_distribution(
-            plan=plan,
+            build=finished_build(plan, images, tarballs, artifacts["cpython"]),
             registry=registry,
-            cpython_artifact=artifacts["cpython"],
-            tarballs=tarballs,
             dist_dir=config.dist_dir,
             work_dir=work_dir,
-            image_packages=images.packages(),
         )
     # Only pgo builds train; reading another build's artifact for profiles would scan all of it.
     profile = (
@@ -239,6 +238,32 @@ def _build_planned(
                 outputs[0], config.target.triple, report=log.info,
                 stamp=work_dir / "validated",
             )  # fmt: skip
+
+
+def finished_build(
+    plan: BuildPlan, images: BuildImages, tarballs: dict[str, Path], cpython_artifact: Path
+) -> FinishedBuild:
+    """What assembly needs to know of this build; ``tarballs``: step name -> fetched source."""
+    request = plan.request
+    return FinishedBuild(
+        target=request.target,
+        python=request.python,
+        options=request.options,
+        tag=request.tag,
+        source_date_epoch=request.source_date_epoch,
+        cpython=plan.step("cpython").source,
+        libraries=tuple(step.source for step in plan.steps if step.name != "cpython"),
+        # Step names are registry names, except the CPython step (registry name cpython-3.X).
+        tarballs={step.source.name: tarballs[step.name] for step in plan.steps},
+        cpython_artifact=cpython_artifact,
+        extension_modules=extension_modules_for(request.python),
+        # LTO builds ship LLVM bitcode objects: relinking them needs this LLVM (or newer).
+        object_format=f"llvm-bitcode:{LLVM_VERSION}" if request.options.lto else "elf",
+        toolchain=tuple(images.packages()),
+        # The commit and uncommitted changes are part of the record, so a new commit or an edit
+        # anywhere in the checkout reassembles: the archive must say what it was built from.
+        inputs_record=render_inputs(build_inputs(plan, project_state(ROOT))),
+    )
 
 
 def cache_limit() -> int | None:

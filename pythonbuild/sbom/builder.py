@@ -1,10 +1,12 @@
 """Software bills of materials of a distribution, in SPDX 2.3 and CycloneDX 1.6 JSON.
 
-One model (:class:`BillOfMaterials`) is built from three sources, each authoritative for its part:
+One model (:class:`BillOfMaterials`) is built from what the driver says went into the
+distribution, each part authoritative for its own:
 
-- the plan: exactly the sources that went into this distribution (CPython and its libraries);
-- the source registry: version, URL, sha256, licenses, CPE and dependencies of each source;
-- the tool chain the driver records (``toolchain``): the build's images and their packages.
+- the sources: exactly those built into it (CPython and its libraries), as the registry pins
+  them (version, URL, sha256, licenses, CPE and dependencies);
+- the tool chain (``toolchain``): the systems the build ran in and linked against, and their
+  packages.
 
 ``spdx`` and ``cyclonedx`` write the model out.  The bytes are deterministic: the only
 time is the distribution's SOURCE_DATE_EPOCH, the document ids are UUIDs derived from a hash of
@@ -20,8 +22,7 @@ from dataclasses import replace
 from pathlib import Path
 from urllib.parse import quote
 
-from ..linux.plan import BuildPlan
-from ..registry import Registry, Source
+from ..registry import Source
 from .cyclonedx import cyclonedx_document
 from .model import BillOfMaterials, Component, Relation
 from .spdx import spdx_document
@@ -154,57 +155,59 @@ def _toolchain(images: Sequence[ImagePackages]) -> tuple[list[Component], list[R
 
 
 def bill_of_materials(
-    plan: BuildPlan,
-    registry: Registry,
-    images: Sequence[ImagePackages],
+    *,
+    cpython: Source,
+    libraries: Sequence[Source],
+    triple: str,
+    options: str,
+    tag: str,
+    timestamp: int,
+    toolchain: Sequence[ImagePackages],
     name: str,
     archives: Mapping[str, str],
 ) -> BillOfMaterials:
-    """The distribution ``name`` built by ``plan``; ``archives``: flavor -> archive file name."""
-    request = plan.request
-    cpython = plan.step("cpython")
+    """The distribution ``name``: ``cpython`` built for ``triple`` with build ``options``, the
+    ``libraries`` linked into it, by ``toolchain``; ``archives``: flavor -> archive file name.
+    ``tag`` and ``timestamp`` are the release's (the tool version and the document time)."""
     archive_list = ", ".join(archives[flavor] for flavor in sorted(archives))
     subject = _source_component(
-        cpython.source,
+        cpython,
         "cpython",
         "cpython",
         "application",
-        f"CPython {cpython.source.version} for {request.target.triple}, build options "
-        f"{request.options.name}; distribution archives: {archive_list}",
+        f"CPython {cpython.version} for {triple}, build options {options}; "
+        f"distribution archives: {archive_list}",
     )
     subject = replace(
         subject,
         properties=(
             *subject.properties,
-            ("standalone-python:build-options", request.options.name),
-            ("standalone-python:target-triple", request.target.triple),
+            ("standalone-python:build-options", options),
+            ("standalone-python:target-triple", triple),
         ),
     )
-    libraries = [
+    library_components = [
         _source_component(
-            registry[step.name],
-            step.name,
-            step.name,
+            source,
+            source.name,
+            source.name,
             "library",
-            f"{step.name} {step.source.version}, built from source and linked statically",
+            f"{source.name} {source.version}, built from source and linked statically",
         )
-        for step in plan.steps
-        if step.name != "cpython"
+        for source in libraries
     ]
-    relations = [Relation("cpython", "STATIC_LINK", lib.ref) for lib in libraries]
+    relations = [Relation("cpython", "STATIC_LINK", lib.ref) for lib in library_components]
     relations += [
-        Relation(lib.ref, "DEPENDS_ON", dep)
-        for lib in libraries
-        for dep in registry[lib.ref].depends
+        Relation(source.name, "DEPENDS_ON", dep) for source in libraries for dep in source.depends
     ]
-    toolchain, toolchain_relations = _toolchain(images)
+    toolchain_components, toolchain_relations = _toolchain(toolchain)
     return BillOfMaterials(
         name=name,
-        timestamp=request.source_date_epoch,
-        tool_version=request.tag,
+        timestamp=timestamp,
+        tool_version=tag,
         subject=subject,
-        components=tuple(sorted(libraries, key=lambda c: c.ref)),
-        toolchain=tuple(sorted(toolchain, key=lambda c: c.ref)),
+        components=tuple(sorted(library_components, key=lambda c: c.ref)),
+        toolchain=tuple(sorted(toolchain_components, key=lambda c: c.ref)),
         relations=tuple(sorted(set(relations + toolchain_relations), key=_relation_key)),
     )
 

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Windows (MSVC) builds: not implemented yet.
 
-The Windows driver will live in pythonbuild/windows.py and cpython-windows/, sharing the source
-registry, archive writing and PYTHON.json code with the Linux driver.
+The Windows driver will live in pythonbuild/windows/ and cpython-windows/, a wing beside
+pythonbuild/linux/ that shares the source registry, archive writing and PYTHON.json code
+(pythonbuild/distribution/) with it (docs/architecture.md).
 """
 
 import sys

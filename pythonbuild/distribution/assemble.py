@@ -51,8 +51,8 @@ FULL_ARCHIVE_ORDER = ["PYTHON.json", "install", "build", "licenses"]
 ARCHIVE_FLAVORS = ("full", "install_only", "install_only_stripped")
 # Code whose change changes the archives even when no build step reruns: the shared core's,
 # distribution's and sbom's modules and the data files (not the tools, such as the benchmarks).
-# A platform wing's code reaches the archives through the FinishedBuild it fills in, which the
-# stamp hashes; its inputs record names the commit and any uncommitted change besides.
+# A platform wing's code reaches the archives only through the FinishedBuild it fills in, which
+# the stamp hashes; its inputs record names the commit and any uncommitted change besides.
 ASSEMBLY_CODE = [
     *sorted((ROOT / "pythonbuild").glob("*.py")),
     *sorted((ROOT / "pythonbuild" / "distribution").glob("*.py")),
@@ -114,11 +114,15 @@ def replace_with_stripped(install: Path, stripped: Path) -> int:
 
 
 def _inputs_digest(build: FinishedBuild, names: list[str]) -> str:
+    """What the archives of ``build`` follow from; ``names``: the texts they are made of (file
+    names, the tool chain's package list, the inputs record, which names every source)."""
     digest = hashlib.sha256()
     for part in (
         build.cpython_artifact.name,
         build.tag,
         str(build.source_date_epoch),
+        build.object_format,
+        json.dumps(build.extension_modules, sort_keys=True),
         *names,
     ):
         digest.update(part.encode() + b"\0")

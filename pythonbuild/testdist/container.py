@@ -1,7 +1,7 @@
 """Smoke tests inside a bare container of another Linux system (a debootstrap minbase rootfs).
 
 The image has no Python and nothing from the build image; the installation and the smoke
-script go in as a tar stream and the results come back the same way (containers.py), so the
+script go in as a tar stream and the results come back the same way (linux/containers.py), so the
 distribution can only use what it ships and what that system's base packages provide.
 """
 

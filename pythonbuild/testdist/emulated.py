@@ -1,8 +1,8 @@
 """Distributions for another CPU than this machine's, tested here under qemu-user.
 
-The target's programs run on this machine through binfmt_misc (``emulation``); their loader and
-libraries come from a plain Debian system of the target's architecture and glibc floor (its
-``sysroot`` suite), debootstrapped once into the cache. The tests run in a private mount
+The target's programs run on this machine through binfmt_misc (``linux.emulation``); their
+loader and libraries come from a plain Debian system of the target's architecture and glibc
+floor (its ``sysroot`` suite), debootstrapped once into the cache. The tests run in a private mount
 namespace where that loader and the loader's multiarch directory appear at the paths the
 target's programs look in (``loader_namespace``), so every process, whatever environment it
 is given, finds them; nothing of the target is put anywhere else on this machine. Only the

@@ -3,7 +3,8 @@
 The document is assembled from three sources, each authoritative for its part:
 
 - ``facts.json``: what the built interpreter reports about itself (``cpython-unix/collect-facts.py``);
-- :class:`~pythonbuild.distribution.buildinfo.BuildArtifacts`: which objects and libraries make up what;
+- :class:`~pythonbuild.distribution.buildinfo.BuildArtifacts`: which objects and libraries make
+  up what;
 - the build request (target, options) and the source registry (licenses).
 
 docs/python-json.md describes every key; ``resources/python-json-v8.schema.json`` checks the shape.

@@ -156,6 +156,49 @@ def test_refusing_the_private_engine_explains(monkeypatch, engine_state):
     assert "--no-private-engine" in str(info.value) and "\n" not in str(info.value)
 
 
+class _Client:
+    def close(self) -> None:
+        pass
+
+
+def _private_user(process=None) -> engine.Engine:
+    """A run connected to the private daemon, as ``connect`` leaves it."""
+    return engine.Engine(
+        _Client(), "private", private=True, process=process, users_lock=engine.hold_users_lock()
+    )
+
+
+class _Process:
+    def wait(self, timeout: float) -> int:
+        return 0
+
+
+def test_the_private_engine_is_stopped_by_the_last_run_using_it(monkeypatch, engine_state):
+    stops = []
+    monkeypatch.setattr(engine, "stop_private_engine", lambda: stops.append("stopped"))
+    marker = engine_state / "started-by-a-run"
+    # Build A starts the daemon; build B finds it running. A ends first: B still uses it.
+    first, second = _private_user(_Process()), _private_user()
+    marker.write_text("")
+    first.close()
+    assert stops == [] and marker.exists()
+    # B ends last and stops it, though B did not start it.
+    second.close()
+    assert stops == ["stopped"] and not marker.exists()
+    # A daemon nobody started (by hand, or kept with --keep-engine) is never stopped.
+    _private_user().close()
+    assert stops == ["stopped"]
+
+
+def test_a_kept_private_engine_outlives_later_runs(monkeypatch, engine_state):
+    stops = []
+    monkeypatch.setattr(engine, "stop_private_engine", lambda: stops.append("stopped"))
+    (engine_state / "started-by-a-run").write_text("")
+    _private_user(_Process()).close(keep=True)
+    _private_user().close()
+    assert stops == [] and not (engine_state / "started-by-a-run").exists()
+
+
 def test_library_steps_get_a_fixed_source_date_epoch():
     early, late = _plan(epoch=1_700_000_000), _plan(epoch=1_800_000_000)
     for p in (early, late):

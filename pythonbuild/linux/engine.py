@@ -5,7 +5,13 @@ Order of preference:
 2. our private ``dockerd`` from an earlier run, if it still answers;
 3. as root, a new private ``dockerd`` with its own state under ``/var/lib/standalone-python``
    (installing Debian's ``docker.io`` first when no ``dockerd`` exists), stopped again when
-   the build ends unless asked to keep it.
+   the last run using it ends unless asked to keep it.
+
+Several runs may use the private daemon at once (two builds, a build and a test run): each holds
+a shared lock on ``users.lock`` in its state directory while connected. A run stops the daemon
+only when it can take that lock exclusively, so never under another run; if others still use
+it, the last of them stops it (``started-by-a-run`` says a run started it, as opposed to a
+daemon kept with ``--keep-engine``, which no later run stops).
 
 A crashed private daemon leaves a pid file, sockets and containerd state behind; before starting
 we check the pid is really gone and clear those, so a crash never blocks the next run.
@@ -14,6 +20,7 @@ we check the pid is really gone and clear those, so a crash never blocks the nex
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import os
 import shutil
@@ -49,12 +56,34 @@ class Engine:
     description: str
     private: bool = False
     process: subprocess.Popen | None = field(default=None, repr=False)
+    # The shared lock on users.lock this run holds while it uses the private daemon.
+    users_lock: int | None = field(default=None, repr=False)
 
     def close(self, keep: bool = False) -> None:
-        """Stop a private daemon this process started (unless ``keep``)."""
+        """Let go of the engine. A private daemon a run started is stopped by the last run
+        using it, unless ``keep`` (then it stays running, also after later runs)."""
         self.client.close()
-        if self.private and self.process is not None and not keep:
-            stop_private_engine()
+        lock, self.users_lock = self.users_lock, None
+        try:
+            if self.private:
+                self._stop_if_last(keep, lock)
+        finally:
+            if lock is not None:
+                os.close(lock)  # drops the lock
+
+    def _stop_if_last(self, keep: bool, lock: int | None) -> None:
+        if keep:
+            if self.process is not None:  # kept on purpose: no later run stops it either
+                _started_marker().unlink(missing_ok=True)
+            return
+        if self.process is None and not _started_marker().exists():
+            return  # started by hand, or kept by an earlier run
+        if lock is not None and not _only_user(lock):
+            log.info("left the private dockerd running: another run is using it and stops it")
+            return
+        stop_private_engine()
+        _started_marker().unlink(missing_ok=True)
+        if self.process is not None:
             self.process.wait(timeout=30)  # reap it: no zombie for the rest of this process
 
 
@@ -115,6 +144,33 @@ def _try_client(base_url: str | None) -> docker.DockerClient | None:
 
 def _private_socket() -> Path:
     return STATE_DIR / "docker.sock"
+
+
+def _started_marker() -> Path:
+    return STATE_DIR / "started-by-a-run"
+
+
+def hold_users_lock() -> int | None:
+    """A shared lock on the private daemon's ``users.lock`` (None where it cannot be made, as
+    a user who may not write the state directory, who cannot start or stop the daemon either).
+    Waits while a run holding it exclusively is stopping the daemon."""
+    try:
+        STATE_DIR.mkdir(parents=True, exist_ok=True)
+        fd = os.open(STATE_DIR / "users.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError:
+        return None
+    fcntl.flock(fd, fcntl.LOCK_SH)
+    return fd
+
+
+def _only_user(lock: int) -> bool:
+    """Whether this run is the only one holding ``users.lock``: then it keeps it exclusively
+    (a run connecting meanwhile waits, and then finds the daemon stopped)."""
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
 
 
 def _pid_alive(pid: int) -> bool:
@@ -226,6 +282,20 @@ def connect(allow_private: bool = True) -> Engine:
         client = _try_client(f"unix://{SYSTEM_SOCKET}")
         if client is not None:
             return Engine(client, f"system docker ({SYSTEM_SOCKET})")
+    # Taken before looking: a run stopping the daemon finishes first, and none starts stopping
+    # it while this one connects.
+    lock = hold_users_lock()
+    try:
+        engine = _connect_private(allow_private)
+    except BaseException:
+        if lock is not None:
+            os.close(lock)
+        raise
+    engine.users_lock = lock
+    return engine
+
+
+def _connect_private(allow_private: bool) -> Engine:
     if _private_socket().exists():
         client = _try_client(f"unix://{_private_socket()}")
         if client is not None:
@@ -238,4 +308,6 @@ def connect(allow_private: bool = True) -> Engine:
             f"{SYSTEM_SOCKET}); start Docker, or drop --no-private-engine to let the build "
             "start its own dockerd as root"
         )
-    return start_private_engine()
+    engine = start_private_engine()
+    _started_marker().write_text("a run started this dockerd; the last run using it stops it\n")
+    return engine

@@ -3,8 +3,8 @@
 # The configuration directory is /etc/ssl, where most Linux systems keep their CA certificates.
 source /scripts/common.sh
 case "${GNU_TRIPLE}" in
-    x86_64-linux-gnu) os_target=linux-x86_64 ;;
-    aarch64-linux-gnu) os_target=linux-aarch64 ;;
+    x86_64-linux-gnu | x86_64-linux-musl) os_target=linux-x86_64 ;;
+    aarch64-linux-gnu | aarch64-linux-musl) os_target=linux-aarch64 ;;
     *) echo "no OpenSSL configuration for ${GNU_TRIPLE}" >&2; exit 1 ;;
 esac
 # OpenSSL's Configure reads CFLAGS itself; keep the optimization it chooses for assembly.

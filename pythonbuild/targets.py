@@ -20,7 +20,7 @@ class Target:
     pythons: tuple[str, ...]
     image: str
     sysroot: str
-    glibc_floor: str
+    glibc_floor: str | None  # None: not a glibc target
     gnu_triple: str
     march: str
     # When the build machine cannot run target code: -march of the build interpreter, and the
@@ -38,11 +38,21 @@ class Target:
     # (another CPU): the build runs its interpreter for this machine instead, and tests run the
     # target's programs under qemu-<emulator>. None: same CPU family as the host.
     emulator: str | None = None
+    # The C library: "glibc" comes with the sysroot; any other (musl) is the registry package
+    # of that name, built before every other package and linked against by all of them.
+    libc: str = "glibc"
+    # -l names the C library's own file answers (musl: libc.so holds libm, libpthread, ...).
+    libc_link_names: tuple[str, ...] = ()
 
     @property
     def foreign(self) -> bool:
         """Whether the target's code is for another CPU than the build host's."""
         return self.emulator is not None
+
+    @property
+    def libc_package(self) -> str | None:
+        """The registry package that builds this target's C library (None: the sysroot's)."""
+        return None if self.libc == "glibc" else self.libc
 
     def packages_for(self, python: str) -> list[str]:
         """Libraries this target builds for Python ``python`` (before adding their deps)."""
@@ -70,7 +80,7 @@ def load_targets(path: Path = UNIX_DIR / "targets.yml") -> dict[str, Target]:
             pythons=tuple(str(v) for v in entry["pythons"]),
             image=entry["image"],
             sysroot=entry["sysroot"],
-            glibc_floor=str(entry["glibc_floor"]),
+            glibc_floor=None if entry["glibc_floor"] is None else str(entry["glibc_floor"]),
             gnu_triple=entry["triple"],
             march=entry["march"],
             build_python_march=entry["build_python"]["march"],
@@ -82,6 +92,8 @@ def load_targets(path: Path = UNIX_DIR / "targets.yml") -> dict[str, Target]:
             target_ldflags=tuple(entry.get("target_ldflags", [])),
             debian_arch=entry.get("debian_arch", "amd64"),
             emulator=entry.get("emulator"),
+            libc=entry.get("libc", "glibc"),
+            libc_link_names=tuple(entry.get("libc_link_names", [])),
         )
     return targets
 

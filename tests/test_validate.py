@@ -157,6 +157,17 @@ def test_hardened_module_passes_and_each_defect_is_reported(elf_tree: Path):
     }
 
 
+def test_a_musl_target_asks_for_no_fortify_and_refuses_glibc_versions(elf_tree: Path):
+    # The fixtures are glibc programs: on a musl target each GLIBC_ version is a finding, and
+    # the fortify rule, which musl's headers cannot satisfy, is not applied.
+    musl = get_target("x86_64-unknown-linux-musl")
+    doc = {**_elf_doc(), "crt_features": ["musl-dynamic", "musl-version:1.2.3"]}
+    findings = _elf_findings(_dist(elf_tree, doc, musl))
+    assert (f"python/{GOOD}", "glibc-version") in findings
+    assert not any(rule == "fortify" for _, rule in findings)
+    assert (f"python/{BAD}", "stack-protector") in findings
+
+
 def test_bundled_symbol_finding_names_the_library(elf_tree: Path):
     infos, _ = rules_elf.scan(_dist(elf_tree))
     lines = [

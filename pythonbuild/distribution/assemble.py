@@ -251,6 +251,7 @@ def assemble_distribution(
         glibc,
         tcl_library_paths=tcl_library_dirs(install / "lib"),
         interpreter_links_libpython=links_libpython,
+        libc_version=registry[target.libc_package].version if target.libc_package else None,
     )
     write_python_json(doc, python_dir)
     (python_dir / "build" / "image-packages.txt").write_text(packages_text)

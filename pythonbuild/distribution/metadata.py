@@ -217,9 +217,19 @@ def build_info_section(
     }
 
 
-def _crt_features(target: Target, glibc_max_symbol_version: str | None) -> list[str]:
-    if not target.triple.endswith("-linux-gnu"):
-        raise BuildError(f"no C runtime description for {target.triple}; only glibc targets exist")
+def _crt_features(
+    target: Target, glibc_max_symbol_version: str | None, libc_version: str | None
+) -> list[str]:
+    """What the binaries need of the C library. musl: the version linked against is the floor
+    (musl has no symbol versions, so nothing in the binaries records it)."""
+    if target.libc == "musl":
+        if glibc_max_symbol_version is not None:
+            raise BuildError(f"a musl build for {target.triple} needs GLIBC_{glibc_max_symbol_version}")
+        if not libc_version:
+            raise BuildError(f"no musl version for {target.triple}'s C runtime description")
+        return ["musl-dynamic", f"musl-version:{libc_version}"]
+    if target.libc != "glibc" or target.glibc_floor is None:
+        raise BuildError(f"no C runtime description for {target.triple} ({target.libc})")
     if not glibc_max_symbol_version or not re.fullmatch(r"\d+\.\d+", glibc_max_symbol_version):
         raise BuildError(f"glibc max symbol version {glibc_max_symbol_version!r} is not X.Y")
     if version_tuple(glibc_max_symbol_version) > version_tuple(target.glibc_floor):
@@ -253,6 +263,7 @@ def build_python_json(
     glibc_max_symbol_version: str | None,
     tcl_library_paths: Sequence[str] | None = None,
     interpreter_links_libpython: bool | None = None,
+    libc_version: str | None = None,
 ) -> dict:
     """The PYTHON.json document; ``tcl_library_paths`` (under install/lib) only when Tcl ships."""
     impl = facts["implementation"]
@@ -298,7 +309,7 @@ def build_python_json(
         "python_symbol_visibility": "global-default",
         "python_extension_module_loading": ["builtin", "shared-library"],
         "libpython_link_mode": "shared" if shared else "static",
-        "crt_features": _crt_features(target, glibc_max_symbol_version),
+        "crt_features": _crt_features(target, glibc_max_symbol_version, libc_version),
         "run_tests": RUN_TESTS,
         "build_info": build_info,
         "licenses": list(cpython.licenses),

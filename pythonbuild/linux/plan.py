@@ -218,7 +218,8 @@ def patches_for(package: str) -> list[Path]:
 
 
 def make_plan(request: BuildRequest, registry: Registry, image_tag: str) -> BuildPlan:
-    packages = registry.closure(request.target.packages_for(request.python))
+    target = request.target
+    packages = registry.build_order(target.packages_for(request.python), target.libc_package)
     flags = {
         **target_flags(request.target, request.options),
         "SOURCE_DATE_EPOCH": str(DEPENDENCY_SOURCE_DATE_EPOCH),
@@ -231,9 +232,8 @@ def make_plan(request: BuildRequest, registry: Registry, image_tag: str) -> Buil
             raise BuildError(
                 f"package {name} has no build script; add cpython-unix/build-{name}.sh"
             )
-        step = Step(
-            name, registry[name], script, registry.dependencies(name), extra_files=patches_for(name)
-        )
+        depends = registry.step_inputs(name, target.libc_package)
+        step = Step(name, registry[name], script, depends, extra_files=patches_for(name))
         step.key = step_key(image_tag, step, request, [keys[d] for d in step.depends], flags)
         keys[name] = step.key
         steps.append(step)

@@ -189,7 +189,7 @@ def _run_checks(
             f"{dist.target} {dist.options}; log: {output / 'regrtest.log'}"
         )
         settings = config.settings
-        if emulation is not None:
+        if emulation is not None and emulation.emulator is not None:
             selection = settings.selection or emulated_subset(dist.python_minor)
             settings = replace(settings, selection=selection, launcher=tuple(launcher))
             log.info(f"regression suite under qemu-{emulation.emulator}: {len(selection)} "

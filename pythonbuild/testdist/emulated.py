@@ -28,6 +28,7 @@ from ..paths import RESOURCES
 from ..targets import Target, get_target
 from ..validate.data import elf_machines
 from .loader_namespace import Bind
+from .musl_runtime import extract_libc, musl_artifact, musl_binds
 
 SUBSET_FILE = RESOURCES / "testdist" / "emulated-tests.yml"
 NAMESPACE_SCRIPT = Path(__file__).resolve().parent / "loader_namespace.py"
@@ -41,7 +42,7 @@ _SYMLINK_HOPS = 40  # as the kernel's limit
 
 @dataclass(frozen=True)
 class Emulation:
-    emulator: str
+    emulator: str | None  # None: this machine's CPU, only the C library is another
     rootfs: Path
     binds: tuple[Bind, ...]  # what the namespace shows, and where
 
@@ -119,8 +120,10 @@ def emulation_for(
     target: Target, python: Path, cache_dir: Path, scratch: Path, logs: Path
 ) -> Emulation | None:
     """How this machine runs ``target``'s programs (``python`` is one); None when it runs them
-    natively. Checks that ``python`` starts in the namespace with an empty environment."""
-    if target.emulator is None:
+    as they are. Another CPU's run under qemu-user with the loader and libraries of a Debian
+    system of that CPU; a musl target's with the musl of its own build (``musl_runtime``).
+    Checks that ``python`` starts in the namespace with an empty environment."""
+    if target.emulator is None and target.libc_package is None:
         return None
     if os.geteuid() != 0:
         raise BuildError(
@@ -128,19 +131,26 @@ def emulation_for(
             f"where its programs look for them, in a mount namespace of the test's own; rerun "
             f"as root"
         )
-    ensure_emulation(target.emulator, logs)
-    spec = runtime_rootfs_spec(target.sysroot, arch=target.debian_arch)
-    rootfs = runtime_rootfs_dir(spec, cache_dir, logs)
+    if target.emulator is not None:
+        ensure_emulation(target.emulator, logs)
     interpreter = read_interpreter(python.resolve())
     if interpreter is None:
         raise BuildError(f"{python} names no loader (PT_INTERP): it cannot run here; rebuild it")
-    emulation = Emulation(target.emulator, rootfs, loader_binds(rootfs, interpreter))
+    if target.libc_package is not None:
+        artifact = musl_artifact(target, cache_dir)
+        libc = extract_libc(artifact, target.libc_package, scratch.parent / "musl-libc.so")
+        emulation = Emulation(target.emulator, libc.parent, musl_binds(libc, interpreter))
+        where = f"the {target.libc_package} of its build ({artifact.name})"
+    else:
+        spec = runtime_rootfs_spec(target.sysroot, arch=target.debian_arch)
+        rootfs = runtime_rootfs_dir(spec, cache_dir, logs)
+        emulation = Emulation(target.emulator, rootfs, loader_binds(rootfs, interpreter))
+        where = f"the loader and libraries of Debian {target.sysroot} {target.debian_arch} ({rootfs})"
     _check_start(emulation, python, scratch)
+    how = f"under qemu-{target.emulator} " if target.emulator else ""
     log.info(
-        f"{target.triple}: its programs run under qemu-{target.emulator} with the loader and "
-        f"libraries of Debian {target.sysroot} {target.debian_arch} ({rootfs}), mounted at "
-        f"{interpreter} and {', '.join(b.path for b in emulation.binds[1:])} in a private "
-        f"mount namespace"
+        f"{target.triple}: its programs run {how}with {where}, mounted at "
+        f"{', '.join(b.path for b in emulation.binds)} in a private mount namespace"
     )
     return emulation
 
@@ -156,9 +166,10 @@ def _check_start(emulation: Emulation, python: Path, scratch: Path) -> None:
     )  # fmt: skip
     if result.returncode != 0:
         lines = (result.stderr or result.stdout).strip().splitlines() or ["no output"]
+        how = f"under qemu-{emulation.emulator} " if emulation.emulator else ""
         raise BuildError(
-            f"{python.name} does not start under qemu-{emulation.emulator} with its loader "
-            f"mounted (exit status {result.returncode}): {lines[-1]}"
+            f"{python.name} does not start {how}with its loader mounted (exit status "
+            f"{result.returncode}): {lines[-1]}"
         )
 
 

@@ -107,7 +107,7 @@ def _licenses(dist: Distribution) -> Iterator[Finding]:
     """Each bundled library's license text ships, and each module names its libraries'."""
     registry = load_registry()
     python = dist.doc["python_major_minor_version"]
-    bundled = registry.closure(dist.target.packages_for(python))
+    bundled = registry.build_order(dist.target.packages_for(python), dist.target.libc_package)
     for name in bundled:
         path = f"{LICENSES_DIR}/{license_file_name(registry[name])}"
         file = dist.doc_path(path)

@@ -105,6 +105,16 @@ def _runpaths(dist: Distribution, loaded: list[ElfInfo]) -> Iterator[Finding]:
 
 def _glibc(dist: Distribution, loaded: list[ElfInfo]) -> Iterator[Finding]:
     floor = dist.target.glibc_floor
+    if floor is None:  # another C library: nothing may need glibc's versioned symbols
+        for info in loaded:
+            if info.glibc_versions:
+                yield Finding(
+                    dist.member(info.path),
+                    "glibc-version",
+                    f"GLIBC_{max(info.glibc_versions, key=version_tuple)}",
+                    f"no GLIBC symbol versions ({dist.target.triple} links {dist.target.libc})",
+                )
+        return
     newest_overall: str | None = None
     for info in loaded:
         if not info.glibc_versions:
@@ -199,6 +209,8 @@ def _compiler_hardening(dist: Distribution, loaded: list[ElfInfo]) -> Iterator[F
     stack_exempt = hardening_exemptions("stack-protector")
     fortify_exempt = hardening_exemptions("fortify")
     fortifiable = fortifiable_functions()
+    # Only where the target compiles with it: musl's headers have no checked variants.
+    fortify_promised = any(f.startswith("-D_FORTIFY_SOURCE") for f in dist.target.target_cflags)
     for info in loaded:
         role = roles.get(info.path)
         if role is None:
@@ -213,7 +225,7 @@ def _compiler_hardening(dist: Distribution, loaded: list[ElfInfo]) -> Iterator[F
             )
         fortified = {n for n in info.imported if _FORTIFIED.match(n)} - _STACK_PROTECTOR
         could_fortify = bool(info.imported & fortifiable)
-        if role not in fortify_exempt and could_fortify and not fortified:
+        if fortify_promised and role not in fortify_exempt and could_fortify and not fortified:
             yield Finding(
                 member,
                 "fortify",

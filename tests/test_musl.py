@@ -1,0 +1,113 @@
+"""musl targets: musl built first and read by every step, the image's compiler drivers, the C
+runtime description, validate's rules and the musl the tests run with."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from pythonbuild.distribution import metadata
+from pythonbuild.errors import BuildError
+from pythonbuild.linux import plan
+from pythonbuild.linux.images import build as images
+from pythonbuild.options import BuildOptions
+from pythonbuild.registry import load_registry
+from pythonbuild.targets import get_target
+from pythonbuild.testdist import musl_runtime
+
+MUSL = get_target("x86_64-unknown-linux-musl")
+GNU = get_target("x86_64-unknown-linux-gnu")
+
+
+def _plan(target):
+    request = plan.BuildRequest(target, "3.13", BuildOptions(), "20231114", 1_700_000_000)
+    return plan.make_plan(request, load_registry(), "img:1")
+
+
+def test_musl_is_the_target_data_says() -> None:
+    assert MUSL.libc == "musl" and MUSL.libc_package == "musl"
+    assert MUSL.glibc_floor is None and MUSL.gnu_triple == "x86_64-linux-musl"
+    assert MUSL.needed_libraries == ("libc.so",)
+    assert GNU.libc == "glibc" and GNU.libc_package is None
+    assert load_registry()["musl"].version == "1.2.3"  # the dynamic flavor's floor
+
+
+def test_musl_is_built_first_and_read_by_every_step() -> None:
+    steps = _plan(MUSL).steps
+    assert steps[0].name == "musl" and steps[0].depends == []
+    for step in steps[1:]:
+        assert step.depends[0] == "musl", step.name
+    # The glibc plan is what it was: no musl anywhere.
+    assert all("musl" not in (s.name, *s.depends) for s in _plan(GNU).steps)
+
+
+def test_a_changed_musl_rebuilds_every_step(monkeypatch) -> None:
+    before = {s.name: s.key for s in _plan(MUSL).steps}
+    registry = load_registry()
+    real_getitem = type(registry).__getitem__
+
+    def other_musl(self, name):
+        source = real_getitem(self, name)
+        if name == "musl":
+            from dataclasses import replace
+
+            return replace(source, sha256="0" * 64)
+        return source
+
+    monkeypatch.setattr(type(registry), "__getitem__", other_musl)
+    after = {s.name: s.key for s in _plan(MUSL).steps}
+    assert all(before[name] != after[name] for name in before)
+
+
+def test_the_musl_image_links_against_the_built_musl() -> None:
+    dockerfile = images.planned_build_image(MUSL).dockerfile
+    assert (
+        "--target=x86_64-linux-musl --sysroot=/tools/musl -fuse-ld=lld -static-libgcc" in dockerfile
+    )
+    assert "ENV TARGET_SYSROOT=/tools/musl" in dockerfile
+    assert "ln -s /tools/musl/lib/ld-musl-x86_64.so.1 /lib/" in dockerfile
+    assert images.build_image_name(MUSL).endswith("/build-x86_64-linux-musl-bullseye")
+    gnu = images.planned_build_image(GNU).dockerfile
+    assert "TARGET_SYSROOT" not in gnu and "static-libgcc" not in gnu
+
+
+def test_crt_features_of_a_musl_build() -> None:
+    assert metadata._crt_features(MUSL, None, "1.2.3") == ["musl-dynamic", "musl-version:1.2.3"]
+    with pytest.raises(BuildError, match=r"needs GLIBC_2\.17"):
+        metadata._crt_features(MUSL, "2.17", "1.2.3")
+    assert metadata._crt_features(GNU, "2.31", None)[0] == "glibc-dynamic"
+
+
+def _musl_artifact(path: Path, libc: bytes | None = b"\x7fELF musl") -> Path:
+    with tarfile.open(path, "w") as tar:
+        if libc is not None:
+            info = tarfile.TarInfo("tools/musl/usr/lib/libc.so")
+            info.size = len(libc)
+            tar.addfile(info, io.BytesIO(libc))
+        link = tarfile.TarInfo("tools/musl/lib/ld-musl-x86_64.so.1")
+        link.type, link.linkname = tarfile.SYMTYPE, "../usr/lib/libc.so"
+        tar.addfile(link)
+    return path
+
+
+def test_the_tests_use_the_musl_of_the_build(tmp_path: Path) -> None:
+    artifacts = tmp_path / "artifacts"
+    artifacts.mkdir()
+    with pytest.raises(BuildError, match="build the target on this machine first"):
+        musl_runtime.musl_artifact(MUSL, tmp_path)
+    artifact = _musl_artifact(artifacts / "musl-1.2.3-0123456789abcdef.tar")
+    assert musl_runtime.musl_artifact(MUSL, tmp_path) == artifact
+    libc = musl_runtime.extract_libc(artifact, "musl", tmp_path / "work" / "libc.so")
+    assert libc.read_bytes() == b"\x7fELF musl" and libc.stat().st_mode & 0o111
+    binds = musl_runtime.musl_binds(libc, "/lib/ld-musl-x86_64.so.1")
+    assert [(b.path, b.source) for b in binds] == [("/lib/ld-musl-x86_64.so.1", str(libc))]
+    with pytest.raises(BuildError, match="not a musl build"):
+        musl_runtime.musl_binds(libc, "/lib64/ld-linux-x86-64.so.2")
+    broken = _musl_artifact(tmp_path / "broken.tar", libc=None)
+    with pytest.raises(BuildError, match=r"holds no tools/musl/usr/lib/libc\.so"):
+        musl_runtime.extract_libc(broken, "musl", tmp_path / "libc2.so")
+    with pytest.raises(BuildError, match="links glibc"):
+        musl_runtime.musl_artifact(GNU, tmp_path)

@@ -1,0 +1,86 @@
+"""End to end for x86_64 musl: noopt built here (musl from source first), validated, and run with
+the musl of its build (slow, opt-in: ./run-tests --musl; the libraries are cached after a first
+run)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from pythonbuild.distribution.archive import extract_archive
+from pythonbuild.distribution.elf import read_elf, read_interpreter, scan_tree
+
+ROOT = Path(__file__).resolve().parent.parent
+TARGET = os.environ.get("STANDALONE_PYTHON_E2E_MUSL_TARGET", "x86_64-unknown-linux-musl")
+# Modules that lean on the C library: its math, locale-free text handling, threads and
+# processes, sockets and name lookup, time zones, and ctypes calling into libc.
+REGRTEST_MODULES = [
+    "test_ctypes", "test_struct", "test_math", "test_os", "test_posix", "test_threading",
+    "test_subprocess", "test_socket", "test_time", "test_ssl", "test_sqlite3", "test_zlib",
+]  # fmt: skip
+
+pytestmark = [pytest.mark.slow, pytest.mark.musl]
+
+
+def _run(*args: str | Path) -> tuple[subprocess.CompletedProcess, float]:
+    started = time.monotonic()
+    result = subprocess.run([str(a) for a in args], capture_output=True, text=True, check=False)
+    sys.stdout.write(result.stdout)
+    sys.stderr.write(result.stderr)
+    return result, time.monotonic() - started
+
+
+@pytest.fixture(scope="module")
+def musl_full(tmp_path_factory) -> Path:
+    dist = tmp_path_factory.mktemp("musl-dist")
+    result, elapsed = _run(
+        ROOT / "build-linux.py", "--target", TARGET, "--python", "3.13", "--options", "noopt",
+        "--dist", dist,
+    )  # fmt: skip
+    assert result.returncode == 0, f"musl build failed:\n{result.stderr[-4000:]}"
+    print(f"{TARGET} noopt build: {elapsed:.0f}s")
+    return next(dist.glob(f"cpython-3.13.*-{TARGET}-noopt-full.tar.zst"))
+
+
+def test_every_elf_file_needs_only_musl(musl_full, tmp_path):
+    extract_archive(musl_full, tmp_path)
+    metadata = json.loads((tmp_path / "python" / "PYTHON.json").read_text())
+    assert metadata["target_triple"] == TARGET
+    assert metadata["crt_features"] == ["musl-dynamic", "musl-version:1.2.3"]
+    install = tmp_path / "python" / "install"
+    infos = scan_tree(install)
+    assert infos and not any(info.glibc_versions for info in infos)
+    for info in infos:
+        assert set(info.needed) <= {"libc.so", "libpython3.13.so.1.0"}, (info.path, info.needed)
+    python = install / "bin" / "python3.13"
+    assert read_interpreter(python) == "/lib/ld-musl-x86_64.so.1"
+    assert "libc.so" in read_elf(python).needed
+    assert (tmp_path / "python" / "licenses" / "LICENSE.musl.txt").is_file()
+
+
+def test_validate_passes(musl_full):
+    result, _ = _run(sys.executable, "-m", "pythonbuild", "validate", musl_full)
+    assert result.returncode == 0, result.stdout[-3000:]
+
+
+def test_smoke_and_a_regrtest_subset_pass_with_the_built_musl(musl_full, tmp_path):
+    loader = Path("/lib/ld-musl-x86_64.so.1")
+    had_loader = loader.exists() or loader.is_symlink()
+    result, elapsed = _run(
+        sys.executable, "-m", "pythonbuild", "test-dist", musl_full, "--regrtest",
+        "--tests", *REGRTEST_MODULES, "--output", tmp_path,
+    )  # fmt: skip
+    print(f"test-dist with musl: {elapsed:.0f}s")
+    assert result.returncode == 0, result.stdout[-4000:]
+    assert "private mount namespace" in result.stdout
+    assert (loader.exists() or loader.is_symlink()) == had_loader  # nothing left on this machine
+    summary = result.stdout.strip().splitlines()[-1]
+    passed = re.search(r": (\d+) passed, 0 failed", summary)
+    assert passed and int(passed.group(1)) > 0, summary

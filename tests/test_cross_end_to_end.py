@@ -6,18 +6,16 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+from builds import build_noopt_full, run_shown
 
 from pythonbuild.distribution.archive import extract_archive
 from pythonbuild.distribution.elf import read_elf, scan_tree
 from pythonbuild.targets import get_target
 
-ROOT = Path(__file__).resolve().parent.parent
 TARGET = os.environ.get("STANDALONE_PYTHON_E2E_CROSS_TARGET", "aarch64-unknown-linux-gnu")
 # A few regression-suite modules that exercise the ABI (ctypes/libffi, struct), the bundled
 # OpenSSL's assembly, the target's libc, and child processes started with environments of their
@@ -30,24 +28,9 @@ REGRTEST_MODULES = [
 pytestmark = [pytest.mark.slow, pytest.mark.cross]
 
 
-def _run(*args: str | Path) -> tuple[subprocess.CompletedProcess, float]:
-    started = time.monotonic()
-    result = subprocess.run([str(a) for a in args], capture_output=True, text=True, check=False)
-    sys.stdout.write(result.stdout)
-    sys.stderr.write(result.stderr)
-    return result, time.monotonic() - started
-
-
 @pytest.fixture(scope="module")
 def cross_full(tmp_path_factory) -> Path:
-    dist = tmp_path_factory.mktemp("cross-dist")
-    result, elapsed = _run(
-        ROOT / "build-linux.py", "--target", TARGET, "--python", "3.13", "--options", "noopt",
-        "--dist", dist,
-    )  # fmt: skip
-    assert result.returncode == 0, f"cross build failed:\n{result.stderr[-4000:]}"
-    print(f"{TARGET} noopt build: {elapsed:.0f}s")
-    return next(dist.glob(f"cpython-3.13.*-{TARGET}-noopt-full.tar.zst"))
+    return build_noopt_full(TARGET, tmp_path_factory.mktemp("cross-dist"))
 
 
 def test_every_elf_file_is_for_the_target_and_needs_only_its_libc(cross_full, tmp_path):
@@ -63,7 +46,7 @@ def test_every_elf_file_is_for_the_target_and_needs_only_its_libc(cross_full, tm
 
 
 def test_validate_passes(cross_full):
-    result, _ = _run(sys.executable, "-m", "pythonbuild", "validate", cross_full)
+    result, _ = run_shown(sys.executable, "-m", "pythonbuild", "validate", cross_full)
     assert result.returncode == 0, result.stdout[-3000:]
 
 
@@ -79,7 +62,7 @@ def _target_files_outside_the_cache() -> set[Path]:
 
 def test_smoke_and_a_regrtest_subset_pass_under_emulation(cross_full, tmp_path):
     before = _target_files_outside_the_cache()
-    result, elapsed = _run(
+    result, elapsed = run_shown(
         sys.executable, "-m", "pythonbuild", "test-dist", cross_full, "--regrtest",
         "--tests", *REGRTEST_MODULES, "--output", tmp_path,
     )  # fmt: skip

@@ -3,11 +3,10 @@ runtime description, validate's rules and the musl the tests run with."""
 
 from __future__ import annotations
 
-import io
-import tarfile
 from pathlib import Path
 
 import pytest
+from tarfiles import tar_bytes
 
 from pythonbuild.distribution import metadata
 from pythonbuild.errors import BuildError
@@ -82,14 +81,8 @@ def test_crt_features_of_a_musl_build() -> None:
 
 
 def _musl_artifact(path: Path, libc: bytes | None = b"\x7fELF musl") -> Path:
-    with tarfile.open(path, "w") as tar:
-        if libc is not None:
-            info = tarfile.TarInfo("tools/musl/usr/lib/libc.so")
-            info.size = len(libc)
-            tar.addfile(info, io.BytesIO(libc))
-        link = tarfile.TarInfo("tools/musl/lib/ld-musl-x86_64.so.1")
-        link.type, link.linkname = tarfile.SYMTYPE, "../usr/lib/libc.so"
-        tar.addfile(link)
+    files = {"tools/musl/usr/lib/libc.so": libc} if libc is not None else {"tools/musl/README": b""}
+    path.write_bytes(tar_bytes(files))
     return path
 
 

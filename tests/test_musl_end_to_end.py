@@ -7,17 +7,15 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+from builds import build_noopt_full, run_shown
 
 from pythonbuild.distribution.archive import extract_archive
 from pythonbuild.distribution.elf import read_elf, read_interpreter, scan_tree
 
-ROOT = Path(__file__).resolve().parent.parent
 TARGET = os.environ.get("STANDALONE_PYTHON_E2E_MUSL_TARGET", "x86_64-unknown-linux-musl")
 # Modules that lean on the C library: its math, locale-free text handling, threads and
 # processes, sockets and name lookup, time zones, and ctypes calling into libc.
@@ -29,24 +27,9 @@ REGRTEST_MODULES = [
 pytestmark = [pytest.mark.slow, pytest.mark.musl]
 
 
-def _run(*args: str | Path) -> tuple[subprocess.CompletedProcess, float]:
-    started = time.monotonic()
-    result = subprocess.run([str(a) for a in args], capture_output=True, text=True, check=False)
-    sys.stdout.write(result.stdout)
-    sys.stderr.write(result.stderr)
-    return result, time.monotonic() - started
-
-
 @pytest.fixture(scope="module")
 def musl_full(tmp_path_factory) -> Path:
-    dist = tmp_path_factory.mktemp("musl-dist")
-    result, elapsed = _run(
-        ROOT / "build-linux.py", "--target", TARGET, "--python", "3.13", "--options", "noopt",
-        "--dist", dist,
-    )  # fmt: skip
-    assert result.returncode == 0, f"musl build failed:\n{result.stderr[-4000:]}"
-    print(f"{TARGET} noopt build: {elapsed:.0f}s")
-    return next(dist.glob(f"cpython-3.13.*-{TARGET}-noopt-full.tar.zst"))
+    return build_noopt_full(TARGET, tmp_path_factory.mktemp("musl-dist"))
 
 
 def test_every_elf_file_needs_only_musl(musl_full, tmp_path):
@@ -66,14 +49,14 @@ def test_every_elf_file_needs_only_musl(musl_full, tmp_path):
 
 
 def test_validate_passes(musl_full):
-    result, _ = _run(sys.executable, "-m", "pythonbuild", "validate", musl_full)
+    result, _ = run_shown(sys.executable, "-m", "pythonbuild", "validate", musl_full)
     assert result.returncode == 0, result.stdout[-3000:]
 
 
 def test_smoke_and_a_regrtest_subset_pass_with_the_built_musl(musl_full, tmp_path):
     loader = Path("/lib/ld-musl-x86_64.so.1")
     had_loader = loader.exists() or loader.is_symlink()
-    result, elapsed = _run(
+    result, elapsed = run_shown(
         sys.executable, "-m", "pythonbuild", "test-dist", musl_full, "--regrtest",
         "--tests", *REGRTEST_MODULES, "--output", tmp_path,
     )  # fmt: skip

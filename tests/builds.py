@@ -1,0 +1,31 @@
+"""What the end-to-end tests of one more target share: run a command with its output shown, and
+build that target's noopt archive here."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_shown(*args: str | Path) -> tuple[subprocess.CompletedProcess, float]:
+    """Run a command, echo its output into the test's, and time it."""
+    started = time.monotonic()
+    result = subprocess.run([str(a) for a in args], capture_output=True, text=True, check=False)
+    sys.stdout.write(result.stdout)
+    sys.stderr.write(result.stderr)
+    return result, time.monotonic() - started
+
+
+def build_noopt_full(target: str, dist: Path) -> Path:
+    """``build-linux.py`` for ``target`` (3.13 noopt) into ``dist``; the full archive."""
+    result, elapsed = run_shown(
+        ROOT / "build-linux.py", "--target", target, "--python", "3.13", "--options", "noopt",
+        "--dist", dist,
+    )  # fmt: skip
+    assert result.returncode == 0, f"{target} build failed:\n{result.stderr[-4000:]}"
+    print(f"{target} noopt build: {elapsed:.0f}s")
+    return next(dist.glob(f"cpython-3.13.*-{target}-noopt-full.tar.zst"))

@@ -104,3 +104,11 @@ def test_the_tests_use_the_musl_of_the_build(tmp_path: Path) -> None:
         musl_runtime.extract_libc(broken, "musl", tmp_path / "libc2.so")
     with pytest.raises(BuildError, match="links glibc"):
         musl_runtime.musl_artifact(GNU, tmp_path)
+
+
+def test_the_uv_downloads_list_names_musl_as_uv_does() -> None:
+    from pythonbuild.release.files import uv_key, uv_platform
+
+    assert uv_platform(MUSL.triple) == ("x86_64", None, "linux", "musl")
+    fields = {"python_version": "3.13.15", "triple": MUSL.triple}
+    assert uv_key(fields, None) == "cpython-3.13.15-linux-x86_64-musl"

@@ -188,10 +188,10 @@ def _run_checks(
             f"regression suite: {len(exclusions)} exclusions for {dist.python_minor} "
             f"{dist.target} {dist.options}; log: {output / 'regrtest.log'}"
         )
-        settings = config.settings
+        settings = replace(config.settings, launcher=tuple(launcher))
         if emulation is not None and emulation.emulator is not None:
             selection = settings.selection or emulated_subset(dist.python_minor)
-            settings = replace(settings, selection=selection, launcher=tuple(launcher))
+            settings = replace(settings, selection=selection)
             log.info(f"regression suite under qemu-{emulation.emulator}: {len(selection)} "
                      f"test modules ({', '.join(selection)})")  # fmt: skip
         started = time.monotonic()

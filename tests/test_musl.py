@@ -96,7 +96,10 @@ def test_the_tests_use_the_musl_of_the_build(tmp_path: Path) -> None:
     libc = musl_runtime.extract_libc(artifact, "musl", tmp_path / "work" / "libc.so")
     assert libc.read_bytes() == b"\x7fELF musl" and libc.stat().st_mode & 0o111
     binds = musl_runtime.musl_binds(libc, "/lib/ld-musl-x86_64.so.1")
-    assert [(b.path, b.source) for b in binds] == [("/lib/ld-musl-x86_64.so.1", str(libc))]
+    assert [(b.path, b.source) for b in binds] == [
+        ("/lib/ld-musl-x86_64.so.1", str(libc)),
+        ("/usr/bin/ldd", str(libc)),
+    ]
     with pytest.raises(BuildError, match="not a musl build"):
         musl_runtime.musl_binds(libc, "/lib64/ld-linux-x86-64.so.2")
     broken = _musl_artifact(tmp_path / "broken.tar", libc=None)

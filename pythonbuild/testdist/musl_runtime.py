@@ -62,12 +62,18 @@ def extract_libc(artifact: Path, package: str, dest: Path) -> Path:
     return dest
 
 
+# A musl system's ldd is musl's libc.so started under that name. CPython's tests ask ldd whether
+# the interpreter is linked to musl (test.support.linked_to_musl) and expect musl's behaviour
+# where it is; this machine's own ldd is glibc's, which cannot read a musl program.
+LDD = "/usr/bin/ldd"
+
+
 def musl_binds(libc: Path, interpreter: str) -> tuple[Bind, ...]:
-    """``libc`` at ``interpreter``, the PT_INTERP of the target's programs; musl's loader finds
-    ``libc.so``, the only library they need, in itself."""
+    """``libc`` at ``interpreter``, the PT_INTERP of the target's programs (musl's loader finds
+    ``libc.so``, the only library they need, in itself), and at ``ldd``, as on a musl system."""
     if not interpreter.startswith("/lib/ld-musl-"):
         raise BuildError(
             f"the interpreter asks for loader {interpreter}, not musl's: the archive is not a "
             f"musl build; rebuild it"
         )
-    return (Bind(interpreter, str(libc)),)
+    return (Bind(interpreter, str(libc)), Bind(LDD, str(libc)))

@@ -3,10 +3,13 @@ build that target's noopt archive here."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from pythonbuild.distribution.archive import extract_archive
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -29,3 +32,9 @@ def build_noopt_full(target: str, dist: Path) -> Path:
     assert result.returncode == 0, f"{target} build failed:\n{result.stderr[-4000:]}"
     print(f"{target} noopt build: {elapsed:.0f}s")
     return next(dist.glob(f"cpython-3.13.*-{target}-noopt-full.tar.zst"))
+
+
+def unpack_full(archive: Path, dest: Path) -> tuple[dict, Path]:
+    """Extract a full archive into ``dest``: its PYTHON.json and its install/ directory."""
+    extract_archive(archive, dest)
+    return json.loads((dest / "python" / "PYTHON.json").read_text()), dest / "python" / "install"

@@ -3,16 +3,14 @@ under qemu-user (slow, opt-in: ./run-tests --cross; the libraries are cached aft
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import sys
 from pathlib import Path
 
 import pytest
-from builds import build_noopt_full, run_shown
+from builds import build_noopt_full, run_shown, unpack_full
 
-from pythonbuild.distribution.archive import extract_archive
 from pythonbuild.distribution.elf import read_elf, scan_tree
 from pythonbuild.targets import get_target
 
@@ -34,12 +32,11 @@ def cross_full(tmp_path_factory) -> Path:
 
 
 def test_every_elf_file_is_for_the_target_and_needs_only_its_libc(cross_full, tmp_path):
-    extract_archive(cross_full, tmp_path)
-    metadata = json.loads((tmp_path / "python" / "PYTHON.json").read_text())
+    metadata, install = unpack_full(cross_full, tmp_path)
     assert metadata["target_triple"] == TARGET
-    infos = scan_tree(tmp_path / "python" / "install")
+    infos = scan_tree(install)
     assert infos and {(i.machine, i.elfclass) for i in infos} == {("EM_AARCH64", 64)}
-    python = read_elf(tmp_path / "python" / "install" / "bin" / "python3.13")
+    python = read_elf(install / "bin" / "python3.13")
     assert "ld-linux-aarch64.so.1" in python.needed
     newest = max(tuple(map(int, v.split("."))) for v in python.glibc_versions)
     assert newest <= (2, 31), newest

@@ -4,16 +4,14 @@ run)."""
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import sys
 from pathlib import Path
 
 import pytest
-from builds import build_noopt_full, run_shown
+from builds import build_noopt_full, run_shown, unpack_full
 
-from pythonbuild.distribution.archive import extract_archive
 from pythonbuild.distribution.elf import read_elf, read_interpreter, scan_tree
 
 TARGET = os.environ.get("STANDALONE_PYTHON_E2E_MUSL_TARGET", "x86_64-unknown-linux-musl")
@@ -33,11 +31,9 @@ def musl_full(tmp_path_factory) -> Path:
 
 
 def test_every_elf_file_needs_only_musl(musl_full, tmp_path):
-    extract_archive(musl_full, tmp_path)
-    metadata = json.loads((tmp_path / "python" / "PYTHON.json").read_text())
+    metadata, install = unpack_full(musl_full, tmp_path)
     assert metadata["target_triple"] == TARGET
     assert metadata["crt_features"] == ["musl-dynamic", "musl-version:1.2.3"]
-    install = tmp_path / "python" / "install"
     infos = scan_tree(install)
     assert infos and not any(info.glibc_versions for info in infos)
     for info in infos:

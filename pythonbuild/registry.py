@@ -131,23 +131,22 @@ class Registry:
         """All transitive dependencies of ``name`` (not itself), dependencies first."""
         return [n for n in self.closure([name]) if n != name]
 
+    def _libc_first(self, libc: str | None) -> list[str]:
+        """A C library built from source (targets.yml ``libc``) and its dependencies."""
+        return [] if libc is None else self.closure([libc])
+
     def build_order(self, needs: list[str], libc: str | None = None) -> list[str]:
         """The libraries a build makes, in the order it makes them: ``libc`` (a C library
         built from source, targets.yml ``libc``) and its dependencies first, then ``needs``
         and theirs."""
-        packages = self.closure(needs)
-        if libc is None:
-            return packages
-        first = self.closure([libc])
-        return first + [name for name in packages if name not in first]
+        first = self._libc_first(libc)
+        return first + [name for name in self.closure(needs) if name not in first]
 
     def step_inputs(self, name: str, libc: str | None = None) -> list[str]:
         """What the build of ``name`` reads: its dependencies and, unless it is part of it,
         the C library built from source, which every compile and link of the target uses."""
+        first = self._libc_first(libc)
         depends = self.dependencies(name)
-        if libc is None:
-            return depends
-        first = self.closure([libc])
         if name in first:
             return depends
         return first + [dep for dep in depends if dep not in first]

@@ -46,6 +46,11 @@ class Emulation:
     rootfs: Path
     binds: tuple[Bind, ...]  # what the namespace shows, and where
 
+    @property
+    def how(self) -> str:
+        """How the programs run, for messages: ``under qemu-aarch64 `` or nothing."""
+        return f"under qemu-{self.emulator} " if self.emulator else ""
+
     def launcher(self, scratch: Path) -> list[str]:
         """The command prefix that runs a command in the namespace; ``scratch`` is an empty
         directory, the mount point of the namespace's own tmpfs."""
@@ -147,9 +152,8 @@ def emulation_for(
         emulation = Emulation(target.emulator, rootfs, loader_binds(rootfs, interpreter))
         where = f"the loader and libraries of Debian {target.sysroot} {target.debian_arch} ({rootfs})"
     _check_start(emulation, python, scratch)
-    how = f"under qemu-{target.emulator} " if target.emulator else ""
     log.info(
-        f"{target.triple}: its programs run {how}with {where}, mounted at "
+        f"{target.triple}: its programs run {emulation.how}with {where}, mounted at "
         f"{', '.join(b.path for b in emulation.binds)} in a private mount namespace"
     )
     return emulation
@@ -166,9 +170,8 @@ def _check_start(emulation: Emulation, python: Path, scratch: Path) -> None:
     )  # fmt: skip
     if result.returncode != 0:
         lines = (result.stderr or result.stdout).strip().splitlines() or ["no output"]
-        how = f"under qemu-{emulation.emulator} " if emulation.emulator else ""
         raise BuildError(
-            f"{python.name} does not start {how}with its loader mounted (exit status "
+            f"{python.name} does not start {emulation.how}with its loader mounted (exit status "
             f"{result.returncode}): {lines[-1]}"
         )
 

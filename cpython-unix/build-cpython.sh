@@ -2,7 +2,8 @@
 # CPython: configure against the dependency tree in ${PREFIX}, compile the extension modules into
 # libpython (all but SHARED_MODULES; never DISABLED_MODULES), install into /out/install and export
 # what PYTHON.json and relinking need:
-#   /out/install      the installation (prefix /install; the driver makes it relocatable)
+#   /out/install      the installation (prefix /install; the driver makes it relocatable); a
+#                     +static build's is one executable with musl linked in (no libpython.so)
 #   /out/build-tree   object files and static libraries at their build-relative paths, plus the
 #                     Makefile, pyconfig.h, Setup files, config.c and make-vars.json
 #   /out/deps         the dependency tree (static libraries and headers)
@@ -37,7 +38,6 @@ export MODULE_BUILDTYPE=static
 
 configure_args=(
     --prefix="${BUILD_PREFIX}"
-    --enable-shared
     --with-ensurepip=install
     --with-system-expat
     --with-system-libmpdec
@@ -48,8 +48,22 @@ configure_args=(
     --with-dbmliborder=
     --with-computed-gotos
 )
-# BUILD_OPTIONS is BuildOptions.name: [freethreaded+]noopt|lto|pgo|pgo+lto|debug.
+# BUILD_OPTIONS is BuildOptions.name: [freethreaded+]noopt|lto|pgo|pgo+lto|debug[+static].
 optimization="${BUILD_OPTIONS#freethreaded+}"
+optimization="${optimization%+static}"
+if [[ "${BUILD_OPTIONS}" == *+static ]]; then
+    # One executable and no loader: the C library (TARGET_SYSROOT's libc.a) is linked in.
+    # A static PIE, so the kernel still places it at a random address.
+    configure_args+=(--disable-shared)
+    LDFLAGS_NODIST+=" -static-pie"
+    # patches/cpython-static (the driver passes only those to +static builds).
+    for patch_file in /scripts/*.patch; do
+        echo "applying ${patch_file##*/}"
+        patch -p1 < "${patch_file}"
+    done
+else
+    configure_args+=(--enable-shared)
+fi
 case "${optimization}" in
     noopt) ;;
     lto) configure_args+=(--with-lto=full) ;;
@@ -80,7 +94,7 @@ fi
 if [[ "${BUILD_OPTIONS}" == freethreaded+* ]]; then
     configure_args+=(--disable-gil)
 fi
-# The driver decides these from targets.yml and the Python version (pythonbuild/plan.py).
+# The driver decides these from targets.yml and the Python version (pythonbuild/linux/plan.py).
 if [[ "${WITH_BOLT:-0}" == 1 ]]; then
     # configure's default BOLT_COMMON_FLAGS skip the functions that llvm-bolt 19 cannot rewrite
     # safely: those dispatching with computed gotos in position-independent code
@@ -110,7 +124,7 @@ if [[ -f "${PREFIX}/lib/tkConfig.sh" ]]; then
 fi
 
 if [[ -n "${BUILD_PYTHON_MARCH:-}" ]]; then
-    # This machine cannot run target code (pythonbuild/plan.py): configure as a cross build,
+    # This machine cannot run target code (pythonbuild/linux/plan.py): configure as a cross build,
     # with an interpreter built for this machine doing the interpreter's work during the build.
     echo "this machine cannot run the new interpreter: building one for it (-march=${BUILD_PYTHON_MARCH})"
     source /scripts/build-python.sh
@@ -211,10 +225,10 @@ fi
 
 # Link the interpreter against the static libpython: it starts faster (no PLT indirection) and
 # keeps working when a virtual environment copies the executable away from lib/.
-# libpython3.X.so is still built and installed for embedders. The whole archive goes in, as a
-# non-shared CPython build links all its objects: python must export the same C API as
-# libpython (extension modules and test_capi rely on it), not only what python.o pulls in
-# (Py_FrozenMain, for one, is referenced by nothing).
+# libpython3.X.so is still built and installed for embedders (not by +static builds). The
+# whole archive goes in, as a non-shared CPython build links all its objects: python must
+# export the same C API as libpython (extension modules and test_capi rely on it), not only
+# what python.o pulls in (Py_FrozenMain, for one, is referenced by nothing).
 stage "link python against the static libpython"
 cat > /tmp/relink.mk <<'MAKE'
 relink-python:

@@ -19,7 +19,7 @@
 
 BUILD_PYTHON_DIR=/build-python
 
-# The build interpreter's own libraries (BUILD_SOURCES_DIR of pythonbuild/packages.py), built for
+# The build interpreter's own libraries (BUILD_SOURCES_DIR of pythonbuild/linux/plan.py), built for
 # this machine and kept away from the target's dependency tree.
 _build_python_libraries() {
     local tarball name

@@ -1,7 +1,7 @@
 """Print, as JSON, what the freshly built interpreter knows about itself.
 
 The build runs ``/out/install/bin/python3 collect-facts.py > facts.json`` after ``make install``;
-pythonbuild.metadata turns the result into PYTHON.json.  Asking the interpreter (rather than
+pythonbuild.distribution.metadata turns the result into PYTHON.json.  Asking the interpreter (rather than
 re-deriving values from the Makefile) makes the document describe the distribution as it
 actually behaves.  Only the standard library may be used: nothing else is installed yet.
 

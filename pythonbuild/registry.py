@@ -36,6 +36,7 @@ _ENTRY_SCHEMA = {
         "license_file": {"type": "string"},
         "depends": {"type": "array", "items": {"type": "string"}},
         "strip_components": {"type": "integer", "minimum": 0},
+        "project": {"type": "string", "pattern": "^[a-z0-9][a-z0-9_.\\-]*$"},
         # CPE 2.3 vendor:product, as NVD names the project (SBOM identity, not a build input)
         "cpe": {"type": "string", "pattern": "^[a-z0-9_.\\-]+:[a-z0-9_.\\-]+$"},
     },
@@ -60,6 +61,10 @@ class Source:
     debian_file: str | None = None
     strip_components: int = 1
     cpe: str | None = None  # "vendor:product"
+    # The project this is a release of, when the entry is a second pin of another entry's
+    # project (musl-static: musl): it is built by that project's build script and named so in
+    # SBOMs and license files.
+    project_name: str | None = None
     extra: dict = field(default_factory=dict, compare=False, hash=False)
 
     @property
@@ -70,6 +75,10 @@ class Source:
             # Never store non-upstream bytes under the upstream name.
             name = self.debian_file
         return name
+
+    @property
+    def project(self) -> str:
+        return self.project_name or self.name
 
     @property
     def upstream_serves_pinned_bytes(self) -> bool:
@@ -175,6 +184,7 @@ def parse_registry(data: dict) -> Registry:
             debian_file=debian.get("file"),
             strip_components=entry.get("strip_components", 1),
             cpe=entry.get("cpe"),
+            project_name=entry.get("project"),
         )
     registry = Registry(sources)
     for source in sources.values():

@@ -9,6 +9,7 @@ from pathlib import Path
 import yaml
 
 from .errors import UsageError
+from .options import BuildOptions
 from .paths import UNIX_DIR
 from .versions import version_matches
 
@@ -43,16 +44,32 @@ class Target:
     libc: str = "glibc"
     # -l names the C library's own file answers (musl: libc.so holds libm, libpthread, ...).
     libc_link_names: tuple[str, ...] = ()
+    # The registry package of the C library that +static builds link into their one executable
+    # (None: the target builds no +static flavor; glibc cannot be linked statically into an
+    # interpreter that resolves names and users through NSS modules it would load at run time).
+    static_libc: str | None = None
 
     @property
     def foreign(self) -> bool:
         """Whether the target's code is for another CPU than the build host's."""
         return self.emulator is not None
 
-    @property
-    def libc_package(self) -> str | None:
-        """The registry package that builds this target's C library (None: the sysroot's)."""
+    def libc_package(self, options: BuildOptions) -> str | None:
+        """The registry package that builds the C library of this target's ``options`` builds
+        (None: the sysroot's)."""
+        if options.static:
+            return self.static_libc
         return None if self.libc == "glibc" else self.libc
+
+    def refusal(self, options: BuildOptions) -> str | None:
+        """Why this target cannot build ``options`` (None: it can), as one line."""
+        if options.static and self.static_libc is None:
+            static = sorted(t.triple for t in load_targets().values() if t.static_libc)
+            return (
+                f"target {self.triple} has no +static flavor (a static interpreter needs musl); "
+                f"drop +static from --options, or choose one of: {', '.join(static)}"
+            )
+        return None
 
     def packages_for(self, python: str) -> list[str]:
         """Libraries this target builds for Python ``python`` (before adding their deps)."""
@@ -94,6 +111,7 @@ def load_targets(path: Path = UNIX_DIR / "targets.yml") -> dict[str, Target]:
             emulator=entry.get("emulator"),
             libc=entry.get("libc", "glibc"),
             libc_link_names=tuple(entry.get("libc_link_names", [])),
+            static_libc=entry.get("static_libc"),
         )
     return targets
 

@@ -23,15 +23,16 @@ def run_shown(*args: str | Path) -> tuple[subprocess.CompletedProcess, float]:
     return result, time.monotonic() - started
 
 
-def build_noopt_full(target: str, dist: Path) -> Path:
-    """``build-linux.py`` for ``target`` (3.13 noopt) into ``dist``; the full archive."""
+def build_noopt_full(target: str, dist: Path, options: str = "noopt") -> Path:
+    """``build-linux.py`` for ``target`` (3.13 ``options``, noopt by default) into ``dist``;
+    the full archive."""
     result, elapsed = run_shown(
-        ROOT / "build-linux.py", "--target", target, "--python", "3.13", "--options", "noopt",
+        ROOT / "build-linux.py", "--target", target, "--python", "3.13", "--options", options,
         "--dist", dist,
     )  # fmt: skip
     assert result.returncode == 0, f"{target} build failed:\n{result.stderr[-4000:]}"
-    print(f"{target} noopt build: {elapsed:.0f}s")
-    return next(dist.glob(f"cpython-3.13.*-{target}-noopt-full.tar.zst"))
+    print(f"{target} {options} build: {elapsed:.0f}s")
+    return next(dist.glob(f"cpython-3.13.*-{target}-{options}-full.tar.zst"))
 
 
 def unpack_full(archive: Path, dest: Path) -> tuple[dict, Path]:

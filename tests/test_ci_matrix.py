@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pythonbuild.options import valid_choices
+from pythonbuild.options import parse_options, valid_choices
 from pythonbuild.registry import load_registry
 from pythonbuild.release import ci_matrix
 from pythonbuild.targets import load_targets
@@ -63,11 +63,24 @@ def test_every_supported_build_appears_exactly_once() -> None:
         for python in target.pythons
         for options in valid_choices()
         if not (target.foreign and "pgo" in options)  # training needs the target's CPU
+        and target.refusal(parse_options(options)) is None
     ]
     assert sorted(builds) == sorted(expected)
     assert len(set(builds)) == len(builds)
     assert ("aarch64-unknown-linux-gnu", "3.13", "noopt") in builds
     assert ("aarch64-unknown-linux-gnu", "3.13", "pgo+lto") not in builds
+    assert ("x86_64-unknown-linux-musl", "3.13", "lto+static") in builds
+    assert ("x86_64-unknown-linux-gnu", "3.13", "lto+static") not in builds
+
+
+def test_static_builds_get_their_own_library_run() -> None:
+    """+static links another musl, so its libraries are other artifacts than the dynamic
+    builds': the libraries job makes both sets, and only where the target has +static."""
+    jobs = yaml.safe_load(ci_matrix.WORKFLOW.read_text())["jobs"]
+    musl = jobs["libraries-x86_64-unknown-linux-musl"]
+    gnu = jobs["libraries-x86_64-unknown-linux-gnu"]
+    assert musl["env"]["LIBRARY_OPTIONS"].split() == ["noopt", "noopt+static"]
+    assert gnu["env"]["LIBRARY_OPTIONS"].split() == ["noopt"]
 
 
 def test_release_needs_every_build_job_and_builds_need_their_libraries() -> None:

@@ -19,6 +19,7 @@ from elftools.elf.elffile import ELFFile
 from pythonbuild.bench.chroot import mount_points
 from pythonbuild.distribution.elf import read_interpreter
 from pythonbuild.errors import BuildError
+from pythonbuild.options import BuildOptions
 from pythonbuild.targets import get_target
 from pythonbuild.testdist import emulated
 from pythonbuild.testdist.emulated import Emulation, loader_binds, resolve_in_root
@@ -185,7 +186,9 @@ def test_the_launcher_runs_the_script_with_this_interpreter_isolated(tmp_path):
 def test_testing_another_cpu_needs_root(tmp_path, monkeypatch):
     monkeypatch.setattr(emulated.os, "geteuid", lambda: 1000)
     with pytest.raises(BuildError) as info:
-        emulated.emulation_for(ARM, tmp_path / "python3", tmp_path, tmp_path / "s", tmp_path)
+        emulated.emulation_for(
+            ARM, BuildOptions(), tmp_path / "python3", tmp_path, tmp_path / "s", tmp_path
+        )
     assert "needs root" in str(info.value) and "\n" not in str(info.value)
 
 

@@ -12,7 +12,7 @@ from pythonbuild.distribution import metadata
 from pythonbuild.errors import BuildError
 from pythonbuild.linux import plan
 from pythonbuild.linux.images import build as images
-from pythonbuild.options import BuildOptions
+from pythonbuild.options import BuildOptions, parse_options
 from pythonbuild.registry import load_registry
 from pythonbuild.targets import get_target
 from pythonbuild.testdist import musl_runtime
@@ -27,11 +27,15 @@ def _plan(target):
 
 
 def test_musl_is_the_target_data_says() -> None:
-    assert MUSL.libc == "musl" and MUSL.libc_package == "musl"
+    assert MUSL.libc == "musl" and MUSL.libc_package(BuildOptions()) == "musl"
     assert MUSL.glibc_floor is None and MUSL.gnu_triple == "x86_64-linux-musl"
     assert MUSL.needed_libraries == ("libc.so",)
-    assert GNU.libc == "glibc" and GNU.libc_package is None
+    assert GNU.libc == "glibc" and GNU.libc_package(BuildOptions()) is None
     assert load_registry()["musl"].version == "1.2.3"  # the dynamic flavor's floor
+    # +static links the newest musl, another pin of the same project.
+    assert MUSL.libc_package(parse_options("lto+static")) == "musl-static"
+    static = load_registry()["musl-static"]
+    assert static.project == "musl" and static.version == "1.2.6"
 
 
 def test_musl_is_built_first_and_read_by_every_step() -> None:
@@ -41,6 +45,41 @@ def test_musl_is_built_first_and_read_by_every_step() -> None:
         assert step.depends[0] == "musl", step.name
     # The glibc plan is what it was: no musl anywhere.
     assert all("musl" not in (s.name, *s.depends) for s in _plan(GNU).steps)
+
+
+def _static_plan(options: str = "lto+static"):
+    request = plan.BuildRequest(MUSL, "3.13", parse_options(options), "20231114", 1_700_000_000)
+    return plan.make_plan(request, load_registry(), "img:1")
+
+
+def test_static_builds_link_the_newest_musl_and_no_shared_module() -> None:
+    static = _static_plan()
+    steps = {s.name: s for s in static.steps}
+    assert static.steps[0].name == "musl-static" and "musl" not in steps
+    assert static.steps[0].script.name == "build-musl.sh"  # the project's one script
+    assert all(s.depends[0] == "musl-static" for s in static.steps[1:])
+    env = plan.step_environment(static.request, steps["cpython"])
+    assert env["BUILD_OPTIONS"] == "lto+static" and env["SHARED_MODULES"] == ""
+    assert "_testcapi" in env["DISABLED_MODULES"].split()
+    # The dynamic flavor's libraries are other artifacts: none is shared with +static.
+    dynamic = {s.artifact_name for s in _plan(MUSL).steps}
+    assert not dynamic & {s.artifact_name for s in static.steps}
+    # Every +static option set of a target shares one set of libraries.
+    libraries = [s.artifact_name for s in static.steps if s.name != "cpython"]
+    other = _static_plan("freethreaded+noopt+static")
+    assert [s.artifact_name for s in other.steps if s.name != "cpython"] == libraries
+
+
+def test_static_on_glibc_is_refused_in_one_line(capsys) -> None:
+    from pythonbuild.linux.cli import main
+
+    status = main(["--target", "x86_64-unknown-linux-gnu", "--options", "lto+static"])
+    err = capsys.readouterr().err
+    assert status == 2
+    assert "no +static flavor" in err and "x86_64-unknown-linux-musl" in err
+    assert err.count("\n") == 1
+    assert GNU.refusal(parse_options("lto")) is None
+    assert MUSL.refusal(parse_options("pgo+lto+static")) is None
 
 
 def test_a_changed_musl_rebuilds_every_step(monkeypatch) -> None:
@@ -90,9 +129,9 @@ def test_the_tests_use_the_musl_of_the_build(tmp_path: Path) -> None:
     artifacts = tmp_path / "artifacts"
     artifacts.mkdir()
     with pytest.raises(BuildError, match="build the target on this machine first"):
-        musl_runtime.musl_artifact(MUSL, tmp_path)
+        musl_runtime.musl_artifact(MUSL, "musl", tmp_path)
     artifact = _musl_artifact(artifacts / "musl-1.2.3-0123456789abcdef.tar")
-    assert musl_runtime.musl_artifact(MUSL, tmp_path) == artifact
+    assert musl_runtime.musl_artifact(MUSL, "musl", tmp_path) == artifact
     libc = musl_runtime.extract_libc(artifact, "musl", tmp_path / "work" / "libc.so")
     assert libc.read_bytes() == b"\x7fELF musl" and libc.stat().st_mode & 0o111
     binds = musl_runtime.musl_binds(libc, "/lib/ld-musl-x86_64.so.1")
@@ -105,8 +144,6 @@ def test_the_tests_use_the_musl_of_the_build(tmp_path: Path) -> None:
     broken = _musl_artifact(tmp_path / "broken.tar", libc=None)
     with pytest.raises(BuildError, match=r"holds no tools/musl/usr/lib/libc\.so"):
         musl_runtime.extract_libc(broken, "musl", tmp_path / "libc2.so")
-    with pytest.raises(BuildError, match="links glibc"):
-        musl_runtime.musl_artifact(GNU, tmp_path)
 
 
 def test_the_uv_downloads_list_names_musl_as_uv_does() -> None:

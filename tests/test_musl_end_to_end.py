@@ -1,6 +1,6 @@
-"""End to end for x86_64 musl: noopt built here (musl from source first), validated, and run with
-the musl of its build (slow, opt-in: ./run-tests --musl; the libraries are cached after a first
-run)."""
+"""End to end for x86_64 musl: noopt and noopt+static built here (musl from source first),
+validated, and run with the musl of the build, or as the one static executable (slow, opt-in:
+./run-tests --musl; the libraries are cached after a first run)."""
 
 from __future__ import annotations
 
@@ -60,6 +60,41 @@ def test_smoke_and_a_regrtest_subset_pass_with_the_built_musl(musl_full, tmp_pat
     assert result.returncode == 0, result.stdout[-4000:]
     assert "private mount namespace" in result.stdout
     assert (loader.exists() or loader.is_symlink()) == had_loader  # nothing left on this machine
+    summary = result.stdout.strip().splitlines()[-1]
+    passed = re.search(r": (\d+) passed, 0 failed", summary)
+    assert passed and int(passed.group(1)) > 0, summary
+
+
+@pytest.fixture(scope="module")
+def static_full(tmp_path_factory) -> Path:
+    return build_noopt_full(TARGET, tmp_path_factory.mktemp("static-dist"), "noopt+static")
+
+
+def test_static_is_one_executable_with_musl_inside(static_full, tmp_path):
+    metadata, install = unpack_full(static_full, tmp_path)
+    assert metadata["build_options"] == "noopt+static"
+    assert metadata["crt_features"] == ["static", "musl-version:1.2.6"]
+    assert metadata["python_extension_module_loading"] == ["builtin"]
+    assert metadata["libpython_link_mode"] == "static"
+    # The executable and nothing loadable beside it (python.o in the config directory is an
+    # object file for embedders, not loaded).
+    loaded = [i for i in scan_tree(install) if i.elf_type in ("ET_EXEC", "ET_DYN")]
+    assert [info.path.name for info in loaded] == ["python3.13"]
+    assert loaded[0].needed == [] and loaded[0].interpreter is None
+    assert not list(install.glob("lib/libpython*.so*"))
+    assert (tmp_path / "python" / "licenses" / "LICENSE.musl.txt").is_file()
+
+
+def test_static_validates_and_passes_its_tests_without_any_loader(static_full, tmp_path):
+    result, _ = run_shown(sys.executable, "-m", "pythonbuild", "validate", static_full)
+    assert result.returncode == 0, result.stdout[-3000:]
+    result, elapsed = run_shown(
+        sys.executable, "-m", "pythonbuild", "test-dist", static_full, "--regrtest",
+        "--tests", *REGRTEST_MODULES, "--output", tmp_path,
+    )  # fmt: skip
+    print(f"test-dist of +static: {elapsed:.0f}s")
+    assert result.returncode == 0, result.stdout[-4000:]
+    assert "private mount namespace" not in result.stdout  # it runs as it is
     summary = result.stdout.strip().splitlines()[-1]
     passed = re.search(r": (\d+) passed, 0 failed", summary)
     assert passed and int(passed.group(1)) > 0, summary

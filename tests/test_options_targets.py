@@ -82,7 +82,9 @@ def test_every_target_needs_only_registry_packages():
             ["--target", "sparc-sun-solaris"],
             "unknown target 'sparc-sun-solaris'; choose one of: aarch64-unknown-linux-gnu, "
             "x86_64-unknown-linux-gnu, x86_64-unknown-linux-musl, "
-            "x86_64_v2-unknown-linux-gnu, x86_64_v3-unknown-linux-gnu, x86_64_v4-unknown-linux-gnu",
+            "x86_64_v2-unknown-linux-gnu, x86_64_v2-unknown-linux-musl, "
+            "x86_64_v3-unknown-linux-gnu, x86_64_v3-unknown-linux-musl, "
+            "x86_64_v4-unknown-linux-gnu, x86_64_v4-unknown-linux-musl",
         ),
         (["--python", "2.7"], "unknown Python version '2.7'; choose one of: 3.13, 3.14, 3.15"),
         (["--options", "turbo"], "unknown build options 'turbo'; choose one of: noopt"),

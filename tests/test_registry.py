@@ -19,7 +19,7 @@ def test_real_registry_loads_and_every_package_has_a_script():
     for name, source in registry.sources.items():
         if name.startswith("cpython-"):
             continue
-        assert (UNIX_DIR / f"build-{name}.sh").is_file(), name
+        assert (UNIX_DIR / f"build-{source.project}.sh").is_file(), name
         assert source.licenses and source.license_file
 
 

@@ -212,6 +212,19 @@ def test_best_optimized_build_wins(tmp_path: Path, capsys, present, winner) -> N
     assert entry["sha256"] == sha256(out / names[winner]["install_only"])
 
 
+def test_static_builds_are_published_but_not_offered_to_uv(tmp_path: Path, capsys) -> None:
+    musl = "x86_64-unknown-linux-musl"
+    dynamic = make_build(tmp_path / "a", "lto", triple=musl)
+    static = make_build(tmp_path / "b", "lto+static", triple=musl)
+    out = tmp_path / "out"
+    assert release(tmp_path / "a", tmp_path / "b", "--out", out, capsys=capsys)[0] == 0
+    assert (out / static["install_only"]).is_file()
+    entries = downloads(out)
+    assert list(entries) == ["cpython-3.13.15-linux-x86_64-musl"]
+    entry = entries["cpython-3.13.15-linux-x86_64-musl"]
+    assert entry["libc"] == "musl" and entry["sha256"] == sha256(out / dynamic["install_only"])
+
+
 def test_stripped_archive_preferred(tmp_path: Path, capsys) -> None:
     names = make_build(tmp_path / "a", "pgo+lto", flavors=("install_only", "install_only_stripped"))
     out = tmp_path / "out"

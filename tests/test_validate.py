@@ -168,6 +168,32 @@ def test_a_musl_target_asks_for_no_fortify_and_refuses_glibc_versions(elf_tree: 
     assert (f"python/{BAD}", "stack-protector") in findings
 
 
+def test_the_loader_is_the_target_c_library_s_or_none_when_static(tmp_path: Path):
+    # A program of this machine (glibc): its loader is right for the glibc target only, and a
+    # +static distribution may name none and need no library at all.
+    root = tmp_path / "python"
+    exe = root / EXE
+    exe.parent.mkdir(parents=True)
+    source = tmp_path / "main.c"
+    source.write_text("int main(void) { return 0; }\n")
+    subprocess.run([require_tool("cc"), str(source), "-o", str(exe)], check=True)
+    loader = read_elf(exe).interpreter
+    assert loader == "/lib64/ld-linux-x86-64.so.2"
+
+    def findings(doc: dict, target) -> set[tuple[str, str]]:
+        infos, _ = rules_elf.scan(_dist(root, doc, target))
+        found = rules_elf.check(_dist(root, doc, target), infos)
+        return {(f.rule, f.found) for f in found if f.rule in ("loader", "needed-library")}
+
+    assert findings(_elf_doc(), TARGET) == set()
+    musl = get_target("x86_64-unknown-linux-musl")
+    dynamic = {**_elf_doc(), "build_options": "lto"}
+    assert ("loader", f"PT_INTERP {loader}") in findings(dynamic, musl)
+    static = findings({**_elf_doc(), "build_options": "lto+static"}, musl)
+    assert ("loader", f"PT_INTERP {loader}") in static
+    assert ("needed-library", "DT_NEEDED libc.so.6") in static
+
+
 def test_bundled_symbol_finding_names_the_library(elf_tree: Path):
     infos, _ = rules_elf.scan(_dist(elf_tree))
     lines = [

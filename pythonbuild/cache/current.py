@@ -77,9 +77,12 @@ def current_references() -> CurrentReferences:
         refs.images.update(spec.tag for spec in rootfs_specs(target, lock))
         for python in target.pythons:
             for name in sorted(IMPLEMENTED):
+                options = parse_options(name)
+                if target.refusal(options) is not None:
+                    continue
                 for runs_target_code in (True, False):
                     request = BuildRequest(
-                        target, python, parse_options(name), tag, epoch, build_epoch,
+                        target, python, options, tag, epoch, build_epoch,
                         runs_target_code=runs_target_code,
                     )  # fmt: skip
                     for step in make_plan(request, registry, image).steps:

@@ -242,6 +242,7 @@ def assemble_distribution(
         if info.path == interpreter
         for needed in info.needed
     )
+    libc = target.libc_package(options)
     doc = build_python_json(
         facts,
         build_info,
@@ -251,7 +252,7 @@ def assemble_distribution(
         glibc,
         tcl_library_paths=tcl_library_dirs(install / "lib"),
         interpreter_links_libpython=links_libpython,
-        libc_version=registry[target.libc_package].version if target.libc_package else None,
+        libc_version=registry[libc].version if libc else None,
     )
     write_python_json(doc, python_dir)
     (python_dir / "build" / "image-packages.txt").write_text(packages_text)

@@ -34,6 +34,7 @@ class ElfInfo:
     runpaths: list[str] = field(default_factory=list)
     glibc_versions: set[str] = field(default_factory=set)
     # Program headers; None when the file has no such header.
+    interpreter: str | None = None  # PT_INTERP: the loader an executable asks for
     gnu_stack_flags: int | None = None
     has_relro: bool = False
     # Dynamic section.
@@ -80,6 +81,8 @@ def read_elf(path: Path) -> ElfInfo:
         for segment in elf.iter_segments():
             if segment["p_type"] == "PT_GNU_STACK":
                 info.gnu_stack_flags = segment["p_flags"]
+            elif segment["p_type"] == "PT_INTERP":
+                info.interpreter = segment.get_interp_name()
             elif segment["p_type"] == "PT_GNU_RELRO":
                 info.has_relro = True
         for section in elf.iter_sections():

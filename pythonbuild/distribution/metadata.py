@@ -97,7 +97,7 @@ def extension_libraries(modules: Mapping[str, Mapping]) -> dict[str, tuple[str, 
 
 def license_file_name(source: Source) -> str:
     """File name of a component's license under python/licenses (PBS: LICENSE.<name>.txt)."""
-    name = "cpython" if source.name.startswith("cpython-") else source.name
+    name = "cpython" if source.name.startswith("cpython-") else source.project
     return f"LICENSE.{name}.txt"
 
 
@@ -218,16 +218,20 @@ def build_info_section(
 
 
 def _crt_features(
-    target: Target, glibc_max_symbol_version: str | None, libc_version: str | None
+    target: Target,
+    glibc_max_symbol_version: str | None,
+    libc_version: str | None,
+    static: bool = False,
 ) -> list[str]:
     """What the binaries need of the C library. musl: the version linked against is the floor
-    (musl has no symbol versions, so nothing in the binaries records it)."""
+    (musl has no symbol versions, so nothing in the binaries records it); +static: nothing,
+    the C library is inside (the version says which)."""
     if target.libc == "musl":
         if glibc_max_symbol_version is not None:
             raise BuildError(f"a musl build for {target.triple} needs GLIBC_{glibc_max_symbol_version}")
         if not libc_version:
             raise BuildError(f"no musl version for {target.triple}'s C runtime description")
-        return ["musl-dynamic", f"musl-version:{libc_version}"]
+        return ["static" if static else "musl-dynamic", f"musl-version:{libc_version}"]
     if target.libc != "glibc" or target.glibc_floor is None:
         raise BuildError(f"no C runtime description for {target.triple} ({target.libc})")
     if not glibc_max_symbol_version or not re.fullmatch(r"\d+\.\d+", glibc_max_symbol_version):
@@ -307,9 +311,14 @@ def build_python_json(
         "python_suffixes": {k: list(v) for k, v in sorted(facts["suffixes"].items())},
         "python_bytecode_magic_number": facts["magic_number"],
         "python_symbol_visibility": "global-default",
-        "python_extension_module_loading": ["builtin", "shared-library"],
+        # A static python has no loader to load extension modules with.
+        "python_extension_module_loading": (
+            ["builtin"] if options.static else ["builtin", "shared-library"]
+        ),
         "libpython_link_mode": "shared" if shared else "static",
-        "crt_features": _crt_features(target, glibc_max_symbol_version, libc_version),
+        "crt_features": _crt_features(
+            target, glibc_max_symbol_version, libc_version, static=options.static
+        ),
         "run_tests": RUN_TESTS,
         "build_info": build_info,
         "licenses": list(cpython.licenses),

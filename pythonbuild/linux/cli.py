@@ -83,6 +83,9 @@ def parse_args(argv: list[str]) -> LinuxBuildConfig:
             f"choose one of: {', '.join(target.pythons)}"
         )
     options = parse_options(args.options)
+    refusal = target.refusal(options)
+    if refusal is not None:
+        raise UsageError(refusal)
     if args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
     if args.libraries_only and args.pgo_profile is not None:

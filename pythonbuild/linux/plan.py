@@ -19,7 +19,7 @@ from pathlib import Path
 
 import yaml
 
-from ..errors import BuildError
+from ..errors import BuildError, UsageError
 from ..options import BuildOptions
 from ..paths import PATCHES_DIR, ROOT, UNIX_DIR
 from ..registry import Registry, Source
@@ -119,10 +119,14 @@ def step_environment(request: BuildRequest, step: Step) -> dict[str, str]:
     if step.name == "cpython":
         modules = extension_modules_for(request.python)
         env.update(cpython_features(request))
-        env["SHARED_MODULES"] = " ".join(sorted(n for n, e in modules.items() if e.get("shared")))
-        env["DISABLED_MODULES"] = " ".join(
-            sorted(n for n, e in modules.items() if e.get("disabled"))
-        )
+        shared = sorted(n for n, e in modules.items() if e.get("shared"))
+        disabled = sorted(n for n, e in modules.items() if e.get("disabled"))
+        if request.options.static:
+            # A static python loads no shared objects, and the test-support modules cannot be
+            # compiled in (they test the C API as an extension sees it): +static has none.
+            shared, disabled = [], sorted([*disabled, *shared])
+        env["SHARED_MODULES"] = " ".join(shared)
+        env["DISABLED_MODULES"] = " ".join(disabled)
         if request.pgo_profile is not None:
             env["PGO_PROFILE"] = PGO_PROFILE_INPUT
     return env
@@ -219,7 +223,12 @@ def patches_for(package: str) -> list[Path]:
 
 def make_plan(request: BuildRequest, registry: Registry, image_tag: str) -> BuildPlan:
     target = request.target
-    packages = registry.build_order(target.packages_for(request.python), target.libc_package)
+    refusal = target.refusal(request.options)
+    if refusal is not None:
+        raise UsageError(refusal)
+    packages = registry.build_order(
+        target.packages_for(request.python), target.libc_package(request.options)
+    )
     flags = {
         **target_flags(request.target, request.options),
         "SOURCE_DATE_EPOCH": str(DEPENDENCY_SOURCE_DATE_EPOCH),
@@ -227,12 +236,13 @@ def make_plan(request: BuildRequest, registry: Registry, image_tag: str) -> Buil
     steps: list[Step] = []
     keys: dict[str, str] = {}
     for name in packages:
-        script = UNIX_DIR / f"build-{name}.sh"
+        project = registry[name].project
+        script = UNIX_DIR / f"build-{project}.sh"
         if not script.exists():
             raise BuildError(
-                f"package {name} has no build script; add cpython-unix/build-{name}.sh"
+                f"package {name} has no build script; add cpython-unix/build-{project}.sh"
             )
-        depends = registry.step_inputs(name, target.libc_package)
+        depends = registry.step_inputs(name, target.libc_package(request.options))
         step = Step(name, registry[name], script, depends, extra_files=patches_for(name))
         step.key = step_key(image_tag, step, request, [keys[d] for d in step.depends], flags)
         keys[name] = step.key
@@ -244,6 +254,8 @@ def make_plan(request: BuildRequest, registry: Registry, image_tag: str) -> Buil
         packages,
         extra_files=[UNIX_DIR / "collect-facts.py", UNIX_DIR / "extension-modules.yml"],
     )
+    if request.options.static:
+        cpython.extra_files += patches_for("cpython-static")
     if not request.runs_target_code:
         # Only these builds read build-python.sh: a change to it rebuilds no native interpreter.
         cpython.extra_files.append(UNIX_DIR / "build-python.sh")

@@ -19,6 +19,7 @@ from pathlib import Path
 import yaml
 
 from ..errors import ArgumentParser, BuildError, run_command
+from ..options import IMPLEMENTED, all_option_names, parse_options
 from ..paths import RESOURCES, ROOT
 from ..targets import Target
 
@@ -54,6 +55,14 @@ class TargetBuilds:
     runner: str
     pythons: tuple[str, ...]
     options: tuple[str, ...]
+
+    @property
+    def library_options(self) -> tuple[str, ...]:
+        """One option set per distinct set of library steps: +static builds link another C
+        library, so their libraries are other artifacts (each option set of one link mode
+        shares them)."""
+        static = any(parse_options(o, implemented_only=False).static for o in self.options)
+        return ("noopt", "noopt+static") if static else ("noopt",)
 
     @property
     def job_suffix(self) -> str:
@@ -99,7 +108,12 @@ def plan_matrix(
             skipped.append((triple, tuple(target.host_platforms)))
             continue
         # PGO trains on the new interpreter, which a runner of another CPU cannot run (yet).
-        runnable = tuple(o for o in options if not (target.foreign and "pgo" in o.split("+")))
+        runnable = tuple(
+            o
+            for o in options
+            if not (target.foreign and "pgo" in o.split("+"))
+            and target.refusal(parse_options(o, implemented_only=False)) is None
+        )
         builds = TargetBuilds(triple, runner, tuple(target.pythons), runnable)
         if len(builds.pythons) * len(builds.options) > MATRIX_LIMIT:
             raise BuildError(f"{triple}: more than {MATRIX_LIMIT} builds in one matrix")
@@ -150,10 +164,12 @@ def _upload_logs(name: str, condition: str) -> dict:
 
 def _libraries_job(builds: TargetBuilds, prepare: str) -> dict:
     build_each = (
-        "for python in $PYTHONS; do\n"
-        f"  {SUDO_BUILD} \\\n"
-        '    --libraries-only --target "$TARGET" --python "$python" --cache-dir "$CACHE_DIR" \\\n'
-        "    --no-private-engine\n"
+        "for options in $LIBRARY_OPTIONS; do\n"
+        "  for python in $PYTHONS; do\n"
+        f"    {SUDO_BUILD} \\\n"
+        '      --libraries-only --target "$TARGET" --python "$python" --options "$options" \\\n'
+        '      --cache-dir "$CACHE_DIR" --no-private-engine\n'
+        "  done\n"
         "done\n"
     )
     cache_key = f"libraries-{builds.triple}-${{{{ hashFiles({LIBRARY_INPUTS}) }}}}"
@@ -161,7 +177,11 @@ def _libraries_job(builds: TargetBuilds, prepare: str) -> dict:
         "name": f"libraries {builds.triple}",
         "runs-on": builds.runner,
         "timeout-minutes": 240,
-        "env": {"TARGET": builds.triple, "PYTHONS": " ".join(builds.pythons)},
+        "env": {
+            "TARGET": builds.triple,
+            "PYTHONS": " ".join(builds.pythons),
+            "LIBRARY_OPTIONS": " ".join(builds.library_options),
+        },
         "steps": [
             *_common_steps(None, prepare),
             # Artifact names carry their inputs' hash, so an older cache (restore-keys) is
@@ -308,7 +328,6 @@ def render(matrix: Matrix, skeleton: dict) -> str:
 
 
 def repository_matrix() -> Matrix:
-    from ..options import IMPLEMENTED, all_option_names
     from ..registry import load_registry
     from ..targets import load_targets
 

@@ -97,6 +97,10 @@ def select_slots(assets: Iterable[Asset]) -> list[Slot]:
         flavor = asset.fields["flavor"]
         if asset.kind not in FLAVOR_PREFERENCE:
             continue
+        if asset.fields["options"].endswith("+static"):
+            # Published, not offered to uv: a static python cannot load the compiled
+            # extensions of the wheels uv installs (uv's own list has no static builds).
+            continue
         variant, rank = uv_variant(asset.fields["options"])
         key = uv_key(asset.fields, variant)
         candidates.setdefault(key, []).append(((rank, FLAVOR_PREFERENCE[flavor]), asset, variant))

@@ -190,9 +190,9 @@ def bill_of_materials(
         _source_component(
             source,
             source.name,
-            source.name,
+            source.project,
             "library",
-            f"{source.name} {source.version}, built from source and linked statically",
+            f"{source.project} {source.version}, built from source and linked statically",
         )
         for source in libraries
     ]

@@ -17,6 +17,7 @@ from ..errors import ArgumentParser, UsageError, run_command
 from ..linux.emulation import ensure_emulation
 from ..linux.images.build import runtime_rootfs_path, runtime_rootfs_spec
 from ..linux.space_needs import figures, test_dist_needs
+from ..options import parse_options
 from ..paths import ROOT, default_cache_dir
 from ..preflight import check_free_space
 from ..targets import get_target
@@ -174,7 +175,10 @@ def _run_checks(
     python = dist.python(work / "smoke dir")
     target = check_architecture(dist.target, python)
     scratch = work / "loader-namespace"  # an empty directory here; a tmpfs in the namespace
-    emulation = emulation_for(target, python, default_cache_dir(), scratch, output / "logs")
+    options = parse_options(dist.options, implemented_only=False)
+    emulation = emulation_for(
+        target, options, python, default_cache_dir(), scratch, output / "logs"
+    )
     launcher = emulation.launcher(scratch) if emulation else []
     with log.step(f"smoke tests of {dist.label}"):
         cases += run_smoke_on_host(

@@ -24,6 +24,7 @@ from ..distribution.elf import is_elf, read_elf_header, read_interpreter
 from ..errors import BuildError, UsageError
 from ..linux.emulation import ensure_emulation
 from ..linux.images.build import runtime_rootfs_dir, runtime_rootfs_spec
+from ..options import BuildOptions
 from ..paths import RESOURCES
 from ..targets import Target, get_target
 from ..validate.data import elf_machines
@@ -122,14 +123,20 @@ def check_architecture(triple: str, python: Path) -> Target:
 
 
 def emulation_for(
-    target: Target, python: Path, cache_dir: Path, scratch: Path, logs: Path
+    target: Target,
+    options: BuildOptions,
+    python: Path,
+    cache_dir: Path,
+    scratch: Path,
+    logs: Path,
 ) -> Emulation | None:
     """How this machine runs ``target``'s programs (``python`` is one); None when it runs them
     as they are. Another CPU's run under qemu-user with the loader and libraries of a Debian
     system of that CPU; a musl target's with the musl of its own build (``musl_runtime``).
     Checks that ``python`` starts in the namespace with an empty environment."""
-    if target.emulator is None and target.libc_package is None:
-        return None
+    libc_package = target.libc_package(options)
+    if target.emulator is None and (libc_package is None or options.static):
+        return None  # (a +static python needs no loader and no libc.so)
     if os.geteuid() != 0:
         raise BuildError(
             f"testing {target.triple} here needs root: its loader and libraries are mounted "
@@ -139,13 +146,18 @@ def emulation_for(
     if target.emulator is not None:
         ensure_emulation(target.emulator, logs)
     interpreter = read_interpreter(python.resolve())
+    if interpreter is None and options.static:
+        emulation = Emulation(target.emulator, scratch.parent, ())
+        _check_start(emulation, python, scratch)
+        log.info(f"{target.triple}: its static programs run {emulation.how}as they are")
+        return emulation
     if interpreter is None:
         raise BuildError(f"{python} names no loader (PT_INTERP): it cannot run here; rebuild it")
-    if target.libc_package is not None:
-        artifact = musl_artifact(target, cache_dir)
-        libc = extract_libc(artifact, target.libc_package, scratch.parent / "musl-libc.so")
+    if libc_package is not None:
+        artifact = musl_artifact(target, libc_package, cache_dir)
+        libc = extract_libc(artifact, libc_package, scratch.parent / "musl-libc.so")
         emulation = Emulation(target.emulator, libc.parent, musl_binds(libc, interpreter))
-        where = f"the {target.libc_package} of its build ({artifact.name})"
+        where = f"the {libc_package} of its build ({artifact.name})"
     else:
         spec = runtime_rootfs_spec(target.sysroot, arch=target.debian_arch)
         rootfs = runtime_rootfs_dir(spec, cache_dir, logs)

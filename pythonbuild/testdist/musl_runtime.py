@@ -24,11 +24,9 @@ ARTIFACT_ROOT = PurePosixPath("tools")
 LIBC = PurePosixPath("usr/lib/libc.so")
 
 
-def musl_artifact(target: Target, cache_dir: Path) -> Path:
-    """The newest cached output of ``target``'s musl step (the version the registry pins)."""
-    package = target.libc_package
-    if package is None:
-        raise BuildError(f"{target.triple} links glibc; it has no musl of its own")
+def musl_artifact(target: Target, package: str, cache_dir: Path) -> Path:
+    """The newest cached output of ``target``'s musl step ``package`` (the version the registry
+    pins)."""
     version = load_registry()[package].version
     found = sorted(
         (cache_dir / "artifacts").glob(f"{package}-{version}-*.tar"),

@@ -34,6 +34,11 @@ def elf_machines() -> dict[str, tuple[str, int]]:
     return {cpu: (e["machine"], int(e["class"])) for cpu, e in _load("elf-machines.yml").items()}
 
 
+def elf_loader(cpu: str, libc: str) -> str | None:
+    """The loader (PT_INTERP) executables for ``cpu`` and ``libc`` name (None: not known)."""
+    return _load("elf-machines.yml").get(cpu, {}).get("loaders", {}).get(libc)
+
+
 def stdlib_extension_modules(python: str) -> set[str]:
     """Every extension module CPython ``python`` (X.Y) builds on Linux with all libraries found."""
     data = _load("stdlib-extension-modules.yml")

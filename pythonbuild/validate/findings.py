@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..errors import UsageError
+from ..options import BuildOptions, parse_options
 from ..targets import Target
 
 TOP = "python"  # every member of a full archive is below python/
@@ -34,6 +36,15 @@ class Distribution:
     @property
     def install(self) -> Path:
         return self.root / "install"
+
+    @property
+    def options(self) -> BuildOptions:
+        """PYTHON.json's ``build_options`` (plain noopt when it names none we know: the
+        document rules report that)."""
+        try:
+            return parse_options(str(self.doc.get("build_options", "")), implemented_only=False)
+        except UsageError:
+            return BuildOptions()
 
     def member(self, path: Path | str) -> str:
         """The archive path of a file of the extracted tree (or of a PYTHON.json path)."""

@@ -107,7 +107,8 @@ def _licenses(dist: Distribution) -> Iterator[Finding]:
     """Each bundled library's license text ships, and each module names its libraries'."""
     registry = load_registry()
     python = dist.doc["python_major_minor_version"]
-    bundled = registry.build_order(dist.target.packages_for(python), dist.target.libc_package)
+    libc = dist.target.libc_package(dist.options)
+    bundled = registry.build_order(dist.target.packages_for(python), libc)
     for name in bundled:
         path = f"{LICENSES_DIR}/{license_file_name(registry[name])}"
         file = dist.doc_path(path)

@@ -12,6 +12,7 @@ from ..distribution.elf import ElfInfo, is_elf, read_elf, read_elf_header
 from ..versions import version_tuple
 from .data import (
     bundled_symbol_patterns,
+    elf_loader,
     elf_machines,
     fortifiable_functions,
     hardening_exemptions,
@@ -53,6 +54,7 @@ def check(dist: Distribution, infos: list[ElfInfo]) -> list[Finding]:
     return [
         *_machine(dist, infos),
         *_needed(dist, loaded),
+        *_loader(dist, loaded),
         *_runpaths(dist, loaded),
         *_glibc(dist, loaded),
         *_bundled_symbols(dist, loaded),
@@ -75,6 +77,16 @@ def _machine(dist: Distribution, infos: list[ElfInfo]) -> Iterator[Finding]:
 
 
 def _needed(dist: Distribution, loaded: list[ElfInfo]) -> Iterator[Finding]:
+    if dist.options.static:  # one executable with everything linked in
+        for info in loaded:
+            for needed in info.needed:
+                yield Finding(
+                    dist.member(info.path),
+                    "needed-library",
+                    f"DT_NEEDED {needed}",
+                    f"none ({dist.options.name} links everything statically)",
+                )
+        return
     # A library the archive ships itself (libpython3.so needs libpython3.X.so.1.0) is fine.
     shipped = {info.path.name for info in loaded}
     allowed = set(dist.target.needed_libraries)
@@ -88,6 +100,20 @@ def _needed(dist: Distribution, loaded: list[ElfInfo]) -> Iterator[Finding]:
                     f"{', '.join(sorted(allowed))} (needed_libraries in targets.yml) or a "
                     "library the archive ships",
                 )
+
+
+def _loader(dist: Distribution, loaded: list[ElfInfo]) -> Iterator[Finding]:
+    """Executables name the loader of the target's C library, or none when static."""
+    cpu = dist.target.gnu_triple.split("-")[0]
+    expected = None if dist.options.static else elf_loader(cpu, dist.target.libc)
+    allowed = (
+        f"no PT_INTERP ({dist.options.name} is one static executable)"
+        if dist.options.static
+        else f"{expected} ({dist.target.libc} on {cpu})"
+    )
+    for info in loaded:
+        if info.interpreter is not None and info.interpreter != expected:
+            yield Finding(dist.member(info.path), "loader", f"PT_INTERP {info.interpreter}", allowed)
 
 
 def _runpaths(dist: Distribution, loaded: list[ElfInfo]) -> Iterator[Finding]:

@@ -243,6 +243,8 @@ def check_ctypes(ctx: Context) -> str:
     import ctypes
     import ctypes.util
 
+    if "shared-library" not in ctx.metadata["python_extension_module_loading"]:
+        return _static_ctypes(ctx)
     libc = ctypes.CDLL(None)
     assert libc.strlen(b"four") == 4
     # A callback through libffi's closures: qsort calling back into Python.
@@ -253,6 +255,37 @@ def check_ctypes(ctx: Context) -> str:
     libc.qsort(values, len(values), ctypes.sizeof(ctypes.c_int), compare(lambda a, b: a[0] - b[0]))
     assert list(values) == [1, 2, 3, 4, 5], list(values)
     return "libc call and libffi callback"
+
+
+def _static_ctypes(ctx: Context) -> str:
+    """A +static interpreter has no loader: ctypes works without one, and opening a library
+    or importing a compiled extension fails with an error that says why."""
+    import ctypes
+    import importlib.machinery
+
+    double = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_int)(lambda value: 2 * value)
+    assert double(21) == 42  # a libffi closure called through its C function pointer
+    buffer = ctypes.create_string_buffer(8)
+    ctypes.memmove(buffer, b"static", 6)
+    assert buffer.value == b"static"
+    reason = "Dynamic loading not supported"
+    try:
+        ctypes.CDLL("libc.so")
+    except OSError as exc:
+        assert reason in str(exc), exc
+    else:
+        raise AssertionError("a static interpreter opened a shared library")
+    module_dir = Path(tempfile.mkdtemp(prefix="ext ", dir=ctx.work))
+    suffix = importlib.machinery.EXTENSION_SUFFIXES[0]
+    (module_dir / f"compiled{suffix}").write_bytes(b"\x7fELF")
+    code = "import sys; sys.path.insert(0, sys.argv[1]); import compiled"
+    try:
+        ctx.run_python(code, str(module_dir))
+    except AssertionError as exc:  # run's report of the failed import, with its stderr
+        assert "ImportError" in str(exc) and reason in str(exc), exc
+    else:
+        raise AssertionError("a static interpreter imported a compiled extension")
+    return f"libffi callback without a loader; dlopen and compiled imports refused ({reason})"
 
 
 @check

@@ -4,6 +4,7 @@ build that target's noopt archive here."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import time
@@ -33,6 +34,20 @@ def build_noopt_full(target: str, dist: Path, options: str = "noopt") -> Path:
     assert result.returncode == 0, f"{target} build failed:\n{result.stderr[-4000:]}"
     print(f"{target} {options} build: {elapsed:.0f}s")
     return next(dist.glob(f"cpython-3.13.*-{target}-{options}-full.tar.zst"))
+
+
+def passing_test_dist(archive: Path, output: Path, *args: str, what: str = "test-dist") -> str:
+    """``test-dist ARCHIVE ARGS``: it must exit 0 and pass at least one test with none failed;
+    returns its output."""
+    result, elapsed = run_shown(
+        sys.executable, "-m", "pythonbuild", "test-dist", archive, *args, "--output", output
+    )
+    print(f"{what}: {elapsed:.0f}s")
+    assert result.returncode == 0, result.stdout[-4000:]
+    summary = result.stdout.strip().splitlines()[-1]
+    passed = re.search(r": (\d+) passed, 0 failed", summary)
+    assert passed and int(passed.group(1)) > 0, summary
+    return result.stdout
 
 
 def unpack_full(archive: Path, dest: Path) -> tuple[dict, Path]:

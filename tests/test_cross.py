@@ -27,7 +27,9 @@ X86 = get_target("x86_64-unknown-linux-gnu")
 
 def test_only_targets_of_another_cpu_are_foreign() -> None:
     assert ARM.foreign and ARM.emulator == "aarch64" and ARM.debian_arch == "arm64"
-    assert [t for t, target in load_targets().items() if target.foreign] == [ARM.triple]
+    foreign = [t for t, target in load_targets().items() if target.foreign]
+    assert foreign == [ARM.triple, "aarch64-unknown-linux-musl"]
+    assert all(load_targets()[t].emulator == "aarch64" for t in foreign)
     assert ARM.needed_libraries[0] == "ld-linux-aarch64.so.1"
 
 

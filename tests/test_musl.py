@@ -3,19 +3,21 @@ runtime description, validate's rules and the musl the tests run with."""
 
 from __future__ import annotations
 
+import io
+import tarfile
 from pathlib import Path
 
 import pytest
 from tarfiles import tar_bytes
 
 from pythonbuild.distribution import metadata
-from pythonbuild.errors import BuildError
+from pythonbuild.errors import BuildError, UsageError
 from pythonbuild.linux import plan
 from pythonbuild.linux.images import build as images
 from pythonbuild.options import BuildOptions, parse_options
 from pythonbuild.registry import load_registry
 from pythonbuild.targets import get_target
-from pythonbuild.testdist import musl_runtime
+from pythonbuild.testdist import musl_root, musl_runtime
 
 MUSL = get_target("x86_64-unknown-linux-musl")
 GNU = get_target("x86_64-unknown-linux-gnu")
@@ -152,3 +154,62 @@ def test_the_uv_downloads_list_names_musl_as_uv_does() -> None:
     assert uv_platform(MUSL.triple) == ("x86_64", None, "linux", "musl")
     fields = {"python_version": "3.13.15", "triple": MUSL.triple}
     assert uv_key(fields, None) == "cpython-3.13.15-linux-x86_64-musl"
+
+
+def test_musl_test_systems_are_what_each_distribution_can_run_in() -> None:
+    dynamic, static = BuildOptions(), parse_options("lto+static")
+    assert musl_root.musl_root_for("musl", MUSL, dynamic).libc_package == "musl"
+    assert musl_root.musl_root_for("musl-newest", MUSL, dynamic).libc_package == "musl-static"
+    assert musl_root.musl_root_for("scratch", MUSL, static).libc_package is None
+    for system, target, options, needle in [
+        ("scratch", MUSL, dynamic, "needs musl's loader"),
+        ("musl", GNU, dynamic, "needs glibc"),
+    ]:
+        with pytest.raises(UsageError, match=needle) as info:
+            musl_root.musl_root_for(system, target, options)
+        assert "\n" not in str(info.value)
+
+
+def test_a_musl_root_holds_musl_busybox_and_certificates_and_no_glibc(tmp_path: Path) -> None:
+    helper = tmp_path / "debian"
+    (helper / "bin").mkdir(parents=True)
+    busybox = helper / "bin" / "busybox"
+    busybox.write_text("#!/bin/sh\nprintf 'sh\\nls\\nbusybox\\n'\n")
+    busybox.chmod(0o755)
+    certs = helper / "etc" / "ssl" / "certs"
+    certs.mkdir(parents=True)
+    (certs / "ca-certificates.crt").write_bytes(b"-----BEGIN CERTIFICATE-----\n")
+    root = musl_root.musl_root_for("musl", MUSL, BuildOptions())
+    data = musl_root.root_tar(root, b"\x7fELF musl", helper)
+    assert data == musl_root.root_tar(root, b"\x7fELF musl", helper)  # the same bytes each time
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        members = {m.name: m for m in tar.getmembers()}
+        loader = tar.extractfile("lib/ld-musl-x86_64.so.1")
+        assert loader is not None and loader.read() == b"\x7fELF musl"
+    assert members["bin/sh"].linkname == "busybox" and "bin/busybox" in members
+    assert members["lib/libc.musl-x86_64.so.1"].linkname == "ld-musl-x86_64.so.1"
+    assert {"etc/ssl/cert.pem", "etc/ssl/certs/ca-certificates.crt"} <= set(members)
+    assert members["tmp"].mode == 0o1777 and {m.uid for m in members.values()} == {0}
+    musl_root.check_no_glibc(data)
+    scratch = musl_root.root_tar(musl_root.musl_root_for("scratch", MUSL, parse_options("static")),
+                                 None, None)  # fmt: skip
+    with tarfile.open(fileobj=io.BytesIO(scratch)) as tar:
+        assert tar.getnames() == ["tmp"]
+    glibc = io.BytesIO()
+    with tarfile.open(fileobj=glibc, mode="w") as tar:
+        tar.addfile(tarfile.TarInfo("lib/x86_64-linux-gnu/libc.so.6"), io.BytesIO(b""))
+    with pytest.raises(BuildError, match="glibc files"):
+        musl_root.check_no_glibc(glibc.getvalue())
+
+
+def test_pgo_training_on_musl_gets_the_profile_runtime_stand_ins() -> None:
+    def cpython_files(target, options: str) -> set[str]:
+        request = plan.BuildRequest(target, "3.13", parse_options(options), "20231114", 1)
+        built = plan.make_plan(request, load_registry(), "img:1")
+        return {path.name for path in built.step("cpython").extra_files}
+
+    assert "pgo-runtime-shims.c" in cpython_files(MUSL, "pgo+lto")
+    assert "pgo-runtime-shims.c" not in cpython_files(MUSL, "lto")  # keys of the others stay
+    assert "pgo-runtime-shims.c" not in cpython_files(GNU, "pgo+lto")
+    assert "ctypes-without-dlopen.patch" in cpython_files(MUSL, "pgo+lto+static")
+    assert "ctypes-without-dlopen.patch" not in cpython_files(MUSL, "pgo+lto")

@@ -81,6 +81,7 @@ def test_every_target_needs_only_registry_packages():
         (
             ["--target", "sparc-sun-solaris"],
             "unknown target 'sparc-sun-solaris'; choose one of: aarch64-unknown-linux-gnu, "
+            "aarch64-unknown-linux-musl, "
             "x86_64-unknown-linux-gnu, x86_64-unknown-linux-musl, "
             "x86_64_v2-unknown-linux-gnu, x86_64_v2-unknown-linux-musl, "
             "x86_64_v3-unknown-linux-gnu, x86_64_v3-unknown-linux-musl, "

@@ -23,7 +23,7 @@ import zstandard
 from require_tool import require_tool
 
 from pythonbuild.distribution.archive import write_distribution_archive
-from pythonbuild.distribution.elf import read_elf
+from pythonbuild.distribution.elf import count_direct_calls, read_elf
 from pythonbuild.errors import BuildError
 from pythonbuild.linux.images.build import planned_build_image
 from pythonbuild.linux.plan import BuildRequest, load_extension_modules, make_plan
@@ -192,6 +192,26 @@ def test_the_loader_is_the_target_c_library_s_or_none_when_static(tmp_path: Path
     static = findings({**_elf_doc(), "build_options": "lto+static"}, musl)
     assert ("loader", f"PT_INTERP {loader}") in static
     assert ("needed-library", "DT_NEEDED libc.so.6") in static
+
+
+def test_calls_to_the_stack_protector_are_counted_in_a_static_program(tmp_path: Path):
+    source = tmp_path / "main.c"
+    source.write_text(
+        "#include <string.h>\n"
+        "__attribute__((noinline)) int fill(const char *s) { char b[64]; strcpy(b, s); return b[1]; }\n"
+        "__attribute__((noinline)) int more(const char *s) { char b[32]; strcpy(b, s); return b[2]; }\n"
+        "int main(int argc, char **argv) { return fill(argv[0]) + more(argv[0]); }\n"
+    )
+    counts = {}
+    for flag in ("-fstack-protector-all", "-fno-stack-protector"):
+        exe = tmp_path / flag.lstrip("-")
+        subprocess.run([require_tool("cc"), "-O1", "-static", flag, str(source), "-o", str(exe)],
+                       check=True)  # fmt: skip
+        assert read_elf(exe).imported == set() and read_elf(exe).interpreter is None
+        counts[flag] = count_direct_calls(exe, "__stack_chk_fail")
+    # fill, more and main; the C library's own code may call it too, the same in both.
+    assert counts["-fstack-protector-all"] - (counts["-fno-stack-protector"] or 0) >= 3
+    assert count_direct_calls(exe, "no_such_function") is None
 
 
 def test_bundled_symbol_finding_names_the_library(elf_tree: Path):

@@ -22,6 +22,9 @@ DF_TEXTREL = 0x4
 DF_BIND_NOW = 0x8
 DF_1_NOW = 0x1
 PF_X = 0x1
+SHF_EXECINSTR = 0x4
+_X86_CALL = re.compile(b"\xe8")  # call rel32
+_ARM64_BL_MASK, _ARM64_BL = 0xFC000000, 0x94000000  # bl imm26
 
 
 @dataclass
@@ -127,6 +130,41 @@ def _read_dynamic_symbols(section: SymbolTableSection, info: ElfInfo) -> None:
             info.imported.add(symbol.name)
         elif symbol["st_other"]["visibility"] in ("STV_DEFAULT", "STV_PROTECTED"):
             info.exported.add(symbol.name)
+
+
+def count_direct_calls(path: Path, symbol: str) -> int | None:
+    """How many direct calls (x86_64 ``call rel32``, aarch64 ``bl``) the code of ``path`` makes
+    to ``symbol``, which ``path`` itself defines: a statically linked program imports nothing,
+    so its calls are only visible in its code. None when ``path`` has no symbol table defining
+    ``symbol`` or another CPU's code. (A byte pattern that happens to decode as such a call to
+    that one address is possible, and rare enough not to matter for a count.)"""
+    with path.open("rb") as handle:
+        elf = ELFFile(handle)
+        symtab = elf.get_section_by_name(".symtab")
+        if not isinstance(symtab, SymbolTableSection):
+            return None
+        defined = [s for s in symtab.get_symbol_by_name(symbol) or [] if s["st_shndx"] != "SHN_UNDEF"]
+        if not defined or elf["e_machine"] not in ("EM_X86_64", "EM_AARCH64"):
+            return None
+        target = defined[0]["st_value"]
+        count = 0
+        for section in elf.iter_sections():
+            if section["sh_type"] != "SHT_PROGBITS" or not section["sh_flags"] & SHF_EXECINSTR:
+                continue
+            code, base = section.data(), section["sh_addr"]
+            if elf["e_machine"] == "EM_X86_64":
+                for match in _X86_CALL.finditer(code):
+                    at = match.start()
+                    offset = int.from_bytes(code[at + 1 : at + 5], "little", signed=True)
+                    count += at + 5 <= len(code) and base + at + 5 + offset == target
+            else:
+                words = memoryview(code)[: len(code) // 4 * 4].cast("I")
+                for index, word in enumerate(words):
+                    if word & _ARM64_BL_MASK == _ARM64_BL:
+                        offset = word & 0x03FFFFFF
+                        offset -= (offset & 0x02000000) << 1  # sign of the 26-bit field
+                        count += base + 4 * index + 4 * offset == target
+        return count
 
 
 def scan_tree(root: Path) -> list[ElfInfo]:

@@ -119,14 +119,10 @@ def step_environment(request: BuildRequest, step: Step) -> dict[str, str]:
     if step.name == "cpython":
         modules = extension_modules_for(request.python)
         env.update(cpython_features(request))
-        shared = sorted(n for n, e in modules.items() if e.get("shared"))
-        disabled = sorted(n for n, e in modules.items() if e.get("disabled"))
-        if request.options.static:
-            # A static python loads no shared objects, and the test-support modules cannot be
-            # compiled in (they test the C API as an extension sees it): +static has none.
-            shared, disabled = [], sorted([*disabled, *shared])
+        left_out = modules_left_out(request.python, request.options)
+        shared = sorted(n for n, e in modules.items() if e.get("shared") and n not in left_out)
         env["SHARED_MODULES"] = " ".join(shared)
-        env["DISABLED_MODULES"] = " ".join(disabled)
+        env["DISABLED_MODULES"] = " ".join(sorted(left_out))
         if request.pgo_profile is not None:
             env["PGO_PROFILE"] = PGO_PROFILE_INPUT
     return env
@@ -215,6 +211,17 @@ def extension_modules_for(python: str) -> dict[str, dict]:
     }
 
 
+def modules_left_out(python: str, options: BuildOptions) -> set[str]:
+    """The modules extension-modules.yml disables, and for +static builds the shared ones: a
+    static python loads no shared objects, and the test-support modules cannot be compiled in
+    (they test the C API as a loaded extension sees it)."""
+    modules = extension_modules_for(python)
+    left_out = {name for name, entry in modules.items() if entry.get("disabled")}
+    if options.static:
+        left_out |= {name for name, entry in modules.items() if entry.get("shared")}
+    return left_out
+
+
 def patches_for(package: str) -> list[Path]:
     """``patches/<package>/*.patch``, by name: the build script finds them in /scripts and
     applies them; they are in the step's key, so a changed patch rebuilds the package."""
@@ -256,6 +263,10 @@ def make_plan(request: BuildRequest, registry: Registry, image_tag: str) -> Buil
     )
     if request.options.static:
         cpython.extra_files += patches_for("cpython-static")
+    if target.libc == "musl" and request.options.pgo:
+        # Read by build-cpython.sh for the instrumented build (only this one: other builds'
+        # keys stay as they were).
+        cpython.extra_files.append(UNIX_DIR / "pgo-runtime-shims.c")
     if not request.runs_target_code:
         # Only these builds read build-python.sh: a change to it rebuilds no native interpreter.
         cpython.extra_files.append(UNIX_DIR / "build-python.sh")

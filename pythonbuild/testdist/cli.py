@@ -24,6 +24,7 @@ from ..targets import get_target
 from .distribution import Distribution, extract, inspect_archive
 from .emulated import check_architecture, emulated_subset, emulation_for
 from .exclusions import Exclusion, exclusions_for, load_exclusions
+from .musl_root import MUSL_SYSTEMS, musl_helper_spec
 from .regrtest import RegrtestSettings, run_regrtest
 from .results import SKIPPED, CaseResult, Tally, summary_line, write_junit
 from .smoke import run_smoke_on_host
@@ -153,7 +154,7 @@ def _run_checks(
     cases: list[CaseResult] = []
     if config.containers:
         from ..linux.engine import connect
-        from .container import run_smoke_in_container
+        from .container import run_smoke_in_container, system_image
 
         # One extraction serves every container (they receive a copy as a tar stream).
         install = extract(dist, work / "extracted")
@@ -162,11 +163,12 @@ def _run_checks(
             ensure_emulation(target.emulator, output / "logs")
         engine = connect()
         try:
+            options = parse_options(dist.options, implemented_only=False)
             for suite in config.containers:
+                image = system_image(engine, suite, target, options, work, output / "logs")
                 cases += run_smoke_in_container(
-                    engine, suite, install, metadata_file, work, output / "logs",
-                    arch=target.debian_arch,
-                )  # fmt: skip
+                    engine, suite, image, install, metadata_file, work, output / "logs"
+                )
         finally:
             engine.close()
         return cases
@@ -211,11 +213,15 @@ def _lease_ids(config: TestDistConfig, dist: Distribution, output: Path) -> list
     each --in-container system, and the root filesystem another CPU's programs run with."""
     target = get_target(dist.target)
     ids = [f"work:{output}"]
+    cache_dir = default_cache_dir()
     for suite in config.containers:
-        ids.append(leases.image_id(runtime_rootfs_spec(suite, arch=target.debian_arch).tag))
+        if suite in MUSL_SYSTEMS:  # the image is quick to make again; its Debian helper is not
+            spec = musl_helper_spec(target.debian_arch)
+            ids.append(str(runtime_rootfs_path(spec, cache_dir).relative_to(cache_dir)))
+        else:
+            ids.append(leases.image_id(runtime_rootfs_spec(suite, arch=target.debian_arch).tag))
     if target.emulator and not config.containers:
         spec = runtime_rootfs_spec(target.sysroot, arch=target.debian_arch)
-        cache_dir = default_cache_dir()
         ids.append(str(runtime_rootfs_path(spec, cache_dir).relative_to(cache_dir)))
     return ids
 

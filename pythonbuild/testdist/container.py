@@ -15,7 +15,10 @@ from .. import log
 from ..errors import BuildError, UsageError
 from ..linux.containers import ContainerRun, run_in_container
 from ..linux.engine import Engine
-from ..linux.images.build import HOST_DEBIAN_ARCH, ensure_rootfs_image, runtime_rootfs_spec
+from ..linux.images.build import ensure_rootfs_image, runtime_rootfs_spec
+from ..options import BuildOptions
+from ..targets import Target
+from .musl_root import MUSL_SYSTEMS, ensure_musl_root_image, musl_root_for
 from .results import CaseResult
 from .smoke import SMOKE_SCRIPT, parse_smoke_results
 
@@ -27,8 +30,27 @@ RESULTS = "/out/smoke-results.json"
 
 def check_suite_name(suite: str) -> str:
     if not re.fullmatch(r"[a-z][a-z0-9-]*", suite):
-        raise UsageError(f"--in-container {suite!r}: give a Debian suite name such as bullseye")
+        raise UsageError(
+            f"--in-container {suite!r}: give a Debian suite name such as bullseye, or "
+            "musl, musl-newest or scratch for a musl distribution"
+        )
     return suite
+
+
+def system_image(
+    engine: Engine, system: str, target: Target, options: BuildOptions, work: Path, logs: Path
+) -> str:
+    """The image of ``--in-container system``: a musl system (``musl_root``) or a bare Debian
+    ``system`` of the target's architecture."""
+    if system in MUSL_SYSTEMS:
+        root = musl_root_for(system, target, options)
+        return ensure_musl_root_image(engine, root, target, work, logs)
+    if target.libc != "glibc":
+        raise UsageError(
+            f"--in-container {system}: a Debian system has no musl; give "
+            f"{', '.join(MUSL_SYSTEMS)} for this {target.triple} distribution"
+        )
+    return ensure_rootfs_image(engine, runtime_rootfs_spec(system, arch=target.debian_arch), logs)
 
 
 def _tree_tar(install_dir: Path, dest: Path) -> Path:
@@ -46,15 +68,14 @@ def _tree_tar(install_dir: Path, dest: Path) -> Path:
 def run_smoke_in_container(
     engine: Engine,
     suite: str,
+    image: str,
     install_dir: Path,
     metadata_file: Path,
     work: Path,
     logs: Path,
-    arch: str = HOST_DEBIAN_ARCH,
 ) -> list[CaseResult]:
-    """The smoke tests in a bare ``suite`` system of Debian architecture ``arch`` (another
-    CPU's runs under the host's qemu-user, which the caller has registered)."""
-    image = ensure_rootfs_image(engine, runtime_rootfs_spec(suite, arch=arch), logs)
+    """The smoke tests in the bare system ``suite`` of image ``image`` (another CPU's runs under
+    the host's qemu-user, which the caller has registered)."""
     python = f"/{DIST_DIR}/bin/python3"
     run = ContainerRun(
         image=image,

@@ -9,7 +9,8 @@ from functools import cache
 import jsonschema
 
 from ..distribution.metadata import LICENSES_DIR, SCHEMA_PATH, license_file_name, referenced_paths
-from ..linux.plan import extension_modules_for
+from ..linux.plan import extension_modules_for, modules_left_out
+from ..options import BuildOptions
 from ..registry import load_registry
 from .data import stdlib_extension_modules
 from .findings import Distribution, Finding, examples
@@ -72,20 +73,20 @@ def _paths(dist: Distribution) -> Iterator[Finding]:
             )
 
 
-def expected_extension_modules(python: str) -> set[str]:
-    """What CPython ``python`` builds on Linux, less what extension-modules.yml disables."""
-    configured = extension_modules_for(python)
-    disabled = {name for name, entry in configured.items() if "disabled" in entry}
-    return stdlib_extension_modules(python) - disabled
+def expected_extension_modules(python: str, options: BuildOptions | None = None) -> set[str]:
+    """What CPython ``python`` builds on Linux, less what extension-modules.yml disables (and,
+    for +static builds, the shared test-support modules)."""
+    return stdlib_extension_modules(python) - modules_left_out(python, options or BuildOptions())
 
 
 def _extension_modules(dist: Distribution) -> Iterator[Finding]:
     python = dist.doc["python_major_minor_version"]
-    expected = expected_extension_modules(python)
+    expected = expected_extension_modules(python, dist.options)
     listed = set(dist.doc["build_info"]["extensions"])
     allowed = (
         f"the {len(expected)} modules of Python {python} (stdlib-extension-modules.yml less "
-        "extension-modules.yml's disabled ones)"
+        "extension-modules.yml's disabled ones"
+        + (", and its shared ones for +static builds)" if dist.options.static else ")")
     )
     if expected - listed:
         yield Finding(

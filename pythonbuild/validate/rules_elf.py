@@ -8,7 +8,7 @@ from pathlib import Path
 
 from elftools.common.exceptions import ELFError
 
-from ..distribution.elf import ElfInfo, is_elf, read_elf, read_elf_header
+from ..distribution.elf import ElfInfo, count_direct_calls, is_elf, read_elf, read_elf_header
 from ..versions import version_tuple
 from .data import (
     bundled_symbol_patterns,
@@ -242,7 +242,16 @@ def _compiler_hardening(dist: Distribution, loaded: list[ElfInfo]) -> Iterator[F
         if role is None:
             continue
         member = dist.member(info.path)
-        if role not in stack_exempt and not (info.imported & _STACK_PROTECTOR):
+        if dist.options.static:  # nothing is imported: count the calls in the code instead
+            calls = count_direct_calls(info.path, "__stack_chk_fail") or 0
+            if role not in stack_exempt and calls == 0:
+                yield Finding(
+                    member,
+                    "stack-protector",
+                    "no call to __stack_chk_fail in its code",
+                    "code compiled with -fstack-protector-strong",
+                )
+        elif role not in stack_exempt and not (info.imported & _STACK_PROTECTOR):
             yield Finding(
                 member,
                 "stack-protector",

@@ -4,6 +4,9 @@ runtime description, validate's rules and the musl the tests run with."""
 from __future__ import annotations
 
 import io
+import json
+import os
+import struct
 import tarfile
 from pathlib import Path
 
@@ -121,7 +124,16 @@ def test_crt_features_of_a_musl_build() -> None:
     assert metadata._crt_features(GNU, "2.31", None)[0] == "glibc-dynamic"
 
 
-def _musl_artifact(path: Path, libc: bytes | None = b"\x7fELF musl") -> Path:
+def _elf_header(machine: int) -> bytes:
+    """A 64-bit little-endian ELF file with only its header (62: x86_64, 183: aarch64)."""
+    ident = b"\x7fELF\x02\x01\x01" + bytes(9)
+    return ident + struct.pack("<HHIQQQIHHHHHH", 3, machine, 1, 0, 0, 0, 0, 64, 56, 0, 64, 0, 0)
+
+
+X86_64_LIBC, AARCH64_LIBC = _elf_header(62), _elf_header(183)
+
+
+def _musl_artifact(path: Path, libc: bytes | None = X86_64_LIBC) -> Path:
     files = {"tools/musl/usr/lib/libc.so": libc} if libc is not None else {"tools/musl/README": b""}
     path.write_bytes(tar_bytes(files))
     return path
@@ -134,8 +146,21 @@ def test_the_tests_use_the_musl_of_the_build(tmp_path: Path) -> None:
         musl_runtime.musl_artifact(MUSL, "musl", tmp_path)
     artifact = _musl_artifact(artifacts / "musl-1.2.3-0123456789abcdef.tar")
     assert musl_runtime.musl_artifact(MUSL, "musl", tmp_path) == artifact
+    # Another target's musl step of the same version, made later, is not taken...
+    arm = _musl_artifact(artifacts / "musl-1.2.3-fedcba9876543210.tar", AARCH64_LIBC)
+    os.utime(arm, (artifact.stat().st_mtime + 10,) * 2)
+    assert musl_runtime.musl_artifact(MUSL, "musl", tmp_path) == artifact
+    # ... and an archive's build record names its own.
+    assert musl_runtime.musl_artifact(MUSL, "musl", tmp_path, arm.name) == arm
+    with pytest.raises(BuildError, match=r"no musl-1\.2\.3-00\.tar in"):
+        musl_runtime.musl_artifact(MUSL, "musl", tmp_path, "musl-1.2.3-00.tar")
+    record = tmp_path / "inputs.json"
+    record.write_text(json.dumps({"steps": [{"name": "musl", "artifact": arm.name}]}))
+    assert musl_runtime.recorded_artifact(record, "musl") == arm.name
+    assert musl_runtime.recorded_artifact(record, "musl-static") is None
+    assert musl_runtime.recorded_artifact(tmp_path / "absent.json", "musl") is None
     libc = musl_runtime.extract_libc(artifact, "musl", tmp_path / "work" / "libc.so")
-    assert libc.read_bytes() == b"\x7fELF musl" and libc.stat().st_mode & 0o111
+    assert libc.read_bytes() == X86_64_LIBC and libc.stat().st_mode & 0o111
     binds = musl_runtime.musl_binds(libc, "/lib/ld-musl-x86_64.so.1")
     assert [(b.path, b.source) for b in binds] == [
         ("/lib/ld-musl-x86_64.so.1", str(libc)),

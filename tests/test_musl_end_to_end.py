@@ -4,6 +4,7 @@ validated, and run with the musl of the build, or as the one static executable (
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -160,3 +161,88 @@ def test_a_c_extension_built_with_a_musl_compiler_imports(musl_full, tmp_path):
     assert answer == "42" and built.endswith(".cpython-313-x86_64-linux-musl.so")
     module = read_elf(tmp_path / "o" / "out" / Path(built).name)
     assert module.needed in ([], ["libc.so"]) and not module.glibc_versions, module.needed
+
+
+def _musl_uv(tmp_path: Path) -> Path:
+    """uv's musllinux x86_64 build (a static musl program), the version and hashes that
+    requirements-dev.txt pins, from PyPI."""
+    import zipfile
+
+    from builds import ROOT
+
+    lines = (ROOT / "requirements-dev.txt").read_text().splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("uv=="))
+    pinned = [lines[start]]
+    for line in lines[start + 1 :]:
+        if not line.startswith("    --hash="):
+            break
+        pinned.append(line)
+    requirements = tmp_path / "uv-requirements.txt"
+    requirements.write_text("\n".join(pinned).rstrip(" \\") + "\n")
+    wheels = tmp_path / "wheels"
+    result, _ = run_shown(
+        sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
+        "--platform", "musllinux_1_1_x86_64", "--require-hashes", "-r", requirements,
+        "-d", wheels,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    wheel = next(wheels.glob("uv-*musllinux*_x86_64.whl"))
+    with zipfile.ZipFile(wheel) as archive:
+        name = next(n for n in archive.namelist() if n.endswith("/scripts/uv"))
+        uv = tmp_path / "uv"
+        uv.write_bytes(archive.read(name))
+    uv.chmod(0o755)
+    return uv
+
+
+def test_uv_on_a_musl_system_installs_and_runs_the_musl_release(musl_full, tmp_path):
+    """uv (its own musl build) in the musl root picks the release's libc-musl entry, checks its
+    sha256, unpacks it and runs it."""
+    import tarfile
+
+    from pythonbuild.linux.containers import ContainerRun, run_in_container
+    from pythonbuild.linux.engine import connect
+    from pythonbuild.options import parse_options
+    from pythonbuild.targets import get_target
+    from pythonbuild.testdist.musl_root import ensure_musl_root_image, musl_root_for
+
+    out = tmp_path / "release"
+    result, _ = run_shown(sys.executable, "-m", "pythonbuild", "release", musl_full.parent,
+                          "--out", out)  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    keys = set(json.loads((out / "download-metadata.json").read_text()))
+    assert keys == {"cpython-3.13.15-linux-x86_64-musl"}, keys
+    release_tar = tmp_path / "release.tar"
+    with tarfile.open(release_tar, "w") as tar:  # at the same path: the index has file:// URLs
+        tar.add(out, arcname=str(out).lstrip("/"))
+        tar.add(_musl_uv(tmp_path), arcname="usr/bin/uv")
+    script = (
+        "set -e\n"
+        f"uv python install 3.13 --python-downloads-json-url {out / 'download-metadata.json'}\n"
+        'python="$(uv python find 3.13)"\n'
+        '"$python" -c "import ssl, sqlite3, sys; print(sys.version)" > /out/ran.txt\n'
+        'echo "$python" >> /out/ran.txt\n'
+    )
+    target = get_target(TARGET)
+    engine = connect()
+    try:
+        root = musl_root_for("musl", target, parse_options("noopt"))
+        image = ensure_musl_root_image(engine, root, target, tmp_path, tmp_path / "logs")
+        run = ContainerRun(
+            image=image,
+            command=["/bin/sh", "-c", script],
+            env={"PATH": "/usr/bin:/bin", "HOME": "/root", "UV_NO_CONFIG": "1",
+                 "UV_CACHE_DIR": "/tmp/uv-cache", "UV_PYTHON_INSTALL_DIR": "/tmp/uv-pythons"},
+            files={"/out/.keep": b""},
+            tarballs=[release_tar],
+        )  # fmt: skip
+        run_in_container(engine, run, tmp_path / "uv.log", "uv on musl", tmp_path / "o.tar")
+    finally:
+        engine.close()
+    with tarfile.open(tmp_path / "o.tar") as tar:
+        member = tar.extractfile("out/ran.txt")
+        ran = member.read().decode() if member else ""
+    uv_log = (tmp_path / "uv.log").read_text()
+    print(uv_log[-2000:], ran)
+    assert "Installed Python 3.13.15" in uv_log and "cpython-3.13.15-linux-x86_64-musl" in uv_log
+    assert ran.startswith("3.13.15") and "-linux-x86_64-musl/bin/python" in ran, ran

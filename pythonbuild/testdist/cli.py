@@ -20,11 +20,12 @@ from ..linux.space_needs import figures, test_dist_needs
 from ..options import parse_options
 from ..paths import ROOT, default_cache_dir
 from ..preflight import check_free_space
-from ..targets import get_target
+from ..targets import Target, get_target
 from .distribution import Distribution, extract, inspect_archive
 from .emulated import check_architecture, emulated_subset, emulation_for
 from .exclusions import Exclusion, exclusions_for, load_exclusions
 from .musl_root import MUSL_SYSTEMS, musl_helper_spec
+from .musl_runtime import recorded_artifact
 from .regrtest import RegrtestSettings, run_regrtest
 from .results import SKIPPED, CaseResult, Tally, summary_line, write_junit
 from .smoke import run_smoke_on_host
@@ -165,7 +166,10 @@ def _run_checks(
         try:
             options = parse_options(dist.options, implemented_only=False)
             for suite in config.containers:
-                image = system_image(engine, suite, target, options, work, output / "logs")
+                image = system_image(
+                    engine, suite, target, options, work, output / "logs",
+                    inputs_json=work / "extracted" / "python" / "build" / "inputs.json",
+                )  # fmt: skip
                 cases += run_smoke_in_container(
                     engine, suite, image, install, metadata_file, work, output / "logs"
                 )
@@ -179,8 +183,9 @@ def _run_checks(
     scratch = work / "loader-namespace"  # an empty directory here; a tmpfs in the namespace
     options = parse_options(dist.options, implemented_only=False)
     emulation = emulation_for(
-        target, options, python, default_cache_dir(), scratch, output / "logs"
-    )
+        target, options, python, default_cache_dir(), scratch, output / "logs",
+        recorded_libc=_recorded_libc(dist, target, work / "smoke dir"),
+    )  # fmt: skip
     launcher = emulation.launcher(scratch) if emulation else []
     with log.step(f"smoke tests of {dist.label}"):
         cases += run_smoke_on_host(
@@ -206,6 +211,15 @@ def _run_checks(
         )
         log.info(f"regression suite: {log.format_seconds(time.monotonic() - started)}")
     return cases
+
+
+def _recorded_libc(dist: Distribution, target: Target, extracted: Path) -> str | None:
+    """The C library step artifact a full archive's build record names (None: install_only,
+    or a target whose C library is not built here)."""
+    package = target.libc_package(parse_options(dist.options, implemented_only=False))
+    if package is None or not dist.full:
+        return None
+    return recorded_artifact(extracted / "python" / "build" / "inputs.json", package)
 
 
 def _lease_ids(config: TestDistConfig, dist: Distribution, output: Path) -> list[str]:

@@ -19,6 +19,7 @@ from ..linux.images.build import ensure_rootfs_image, runtime_rootfs_spec
 from ..options import BuildOptions
 from ..targets import Target
 from .musl_root import MUSL_SYSTEMS, ensure_musl_root_image, musl_root_for
+from .musl_runtime import recorded_artifact
 from .results import CaseResult
 from .smoke import SMOKE_SCRIPT, parse_smoke_results
 
@@ -38,13 +39,23 @@ def check_suite_name(suite: str) -> str:
 
 
 def system_image(
-    engine: Engine, system: str, target: Target, options: BuildOptions, work: Path, logs: Path
+    engine: Engine,
+    system: str,
+    target: Target,
+    options: BuildOptions,
+    work: Path,
+    logs: Path,
+    inputs_json: Path | None = None,
 ) -> str:
     """The image of ``--in-container system``: a musl system (``musl_root``) or a bare Debian
-    ``system`` of the target's architecture."""
+    ``system`` of the target's architecture. ``inputs_json``: a full archive's build record,
+    which names the musl its build made."""
     if system in MUSL_SYSTEMS:
         root = musl_root_for(system, target, options)
-        return ensure_musl_root_image(engine, root, target, work, logs)
+        recorded = None
+        if inputs_json is not None and root.libc_package is not None:
+            recorded = recorded_artifact(inputs_json, root.libc_package)
+        return ensure_musl_root_image(engine, root, target, work, logs, recorded)
     if target.libc != "glibc":
         raise UsageError(
             f"--in-container {system}: a Debian system has no musl; give "

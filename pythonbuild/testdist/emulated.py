@@ -129,11 +129,13 @@ def emulation_for(
     cache_dir: Path,
     scratch: Path,
     logs: Path,
+    recorded_libc: str | None = None,
 ) -> Emulation | None:
     """How this machine runs ``target``'s programs (``python`` is one); None when it runs them
     as they are. Another CPU's run under qemu-user with the loader and libraries of a Debian
     system of that CPU; a musl target's with the musl of its own build (``musl_runtime``).
-    Checks that ``python`` starts in the namespace with an empty environment."""
+    Checks that ``python`` starts in the namespace with an empty environment.
+    ``recorded_libc``: the musl step artifact the archive's build record names, if it has one."""
     libc_package = target.libc_package(options)
     if target.emulator is None and (libc_package is None or options.static):
         return None  # (a +static python needs no loader and no libc.so)
@@ -154,7 +156,7 @@ def emulation_for(
     if interpreter is None:
         raise BuildError(f"{python} names no loader (PT_INTERP): it cannot run here; rebuild it")
     if libc_package is not None:
-        artifact = musl_artifact(target, libc_package, cache_dir)
+        artifact = musl_artifact(target, libc_package, cache_dir, recorded_libc)
         libc = extract_libc(artifact, libc_package, scratch.parent / "musl-libc.so")
         emulation = Emulation(target.emulator, libc.parent, musl_binds(libc, interpreter))
         where = f"the {libc_package} of its build ({artifact.name})"

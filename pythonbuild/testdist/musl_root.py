@@ -151,12 +151,20 @@ def _tag(root: MuslRoot, artifact: Path | None) -> str:
 
 
 def ensure_musl_root_image(
-    engine: Engine, root: MuslRoot, target: Target, work: Path, logs: Path
+    engine: Engine,
+    root: MuslRoot,
+    target: Target,
+    work: Path,
+    logs: Path,
+    recorded: str | None = None,
 ) -> str:
-    """Make (or find) the image of ``root``; returns its tag."""
+    """Make (or find) the image of ``root``; returns its tag. ``recorded``: the musl step
+    artifact to take (a full archive's build record names it)."""
     cache_dir = default_cache_dir()
     artifact = (
-        musl_artifact(target, root.libc_package, cache_dir) if root.libc_package else None
+        musl_artifact(target, root.libc_package, cache_dir, recorded)
+        if root.libc_package
+        else None
     )
     tag = _tag(root, artifact)
     if image_exists(engine, tag):

@@ -10,12 +10,18 @@ sees it; the shell and tools they start are this machine's.
 
 from __future__ import annotations
 
+import io
+import json
 import tarfile
 from pathlib import Path, PurePosixPath
+
+from elftools.common.exceptions import ELFError
+from elftools.elf.elffile import ELFFile
 
 from ..errors import BuildError
 from ..registry import load_registry
 from ..targets import Target
+from ..validate.data import elf_machines
 from .loader_namespace import Bind
 
 # Where the musl step installs its tree (cpython-unix/build.Dockerfile.j2: TARGET_SYSROOT),
@@ -24,21 +30,55 @@ ARTIFACT_ROOT = PurePosixPath("tools")
 LIBC = PurePosixPath("usr/lib/libc.so")
 
 
-def musl_artifact(target: Target, package: str, cache_dir: Path) -> Path:
-    """The newest cached output of ``target``'s musl step ``package`` (the version the registry
-    pins)."""
-    version = load_registry()[package].version
-    found = sorted(
-        (cache_dir / "artifacts").glob(f"{package}-{version}-*.tar"),
-        key=lambda path: path.stat().st_mtime,
+def recorded_artifact(inputs_json: Path, step: str) -> str | None:
+    """The artifact of build step ``step`` that a full archive's ``python/build/inputs.json``
+    records (None: no such file or step)."""
+    try:
+        record = json.loads(inputs_json.read_text())
+        return next(s["artifact"] for s in record["steps"] if s["name"] == step)
+    except (OSError, ValueError, KeyError, TypeError, StopIteration):
+        return None
+
+
+def musl_artifact(
+    target: Target, package: str, cache_dir: Path, recorded: str | None = None
+) -> Path:
+    """The cached output of ``target``'s musl step ``package``: the one a full archive's record
+    names (``recorded``), else the newest of the version the registry pins whose ``libc.so``
+    is code for the target's CPU (artifact names do not say which target made them)."""
+    artifacts = cache_dir / "artifacts"
+    build_first = (
+        f"the tests of a {target.triple} archive run with the {package} its build makes; build "
+        f"the target on this machine first (./build-linux.py --target {target.triple})"
     )
-    if not found:
-        raise BuildError(
-            f"no {package} {version} in {cache_dir / 'artifacts'}: the tests of a "
-            f"{target.triple} archive run with the {package} its build makes; build the target "
-            f"on this machine first (./build-linux.py --target {target.triple})"
-        )
-    return found[-1]
+    if recorded is not None:
+        if not (artifacts / recorded).is_file():
+            raise BuildError(f"no {recorded} in {artifacts}: {build_first}")
+        return artifacts / recorded
+    version = load_registry()[package].version
+    machine = elf_machines()[target.gnu_triple.split("-")[0]][0]
+    found = sorted(
+        artifacts.glob(f"{package}-{version}-*.tar"),
+        key=lambda path: path.stat().st_mtime,
+        reverse=True,
+    )
+    for artifact in found:
+        if _libc_machine(artifact) == machine:
+            return artifact
+    raise BuildError(f"no {package} {version} for {target.triple} in {artifacts}: {build_first}")
+
+
+def _libc_machine(artifact: Path) -> str | None:
+    """The ELF machine of the musl ``libc.so`` in ``artifact`` (None: unreadable)."""
+    try:
+        with tarfile.open(artifact) as tar:
+            for member in tar.getmembers():
+                if member.isfile() and member.name.endswith(f"/{LIBC}"):
+                    handle = tar.extractfile(member)
+                    return ELFFile(io.BytesIO(handle.read()))["e_machine"] if handle else None
+    except (tarfile.TarError, OSError, ELFError):
+        return None
+    return None
 
 
 def extract_libc(artifact: Path, package: str, dest: Path) -> Path:

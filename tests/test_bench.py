@@ -521,3 +521,75 @@ def test_archives_with_the_same_name_are_extracted_apart(tmp_path: Path) -> None
     assert b"with-bolt" in (first / "python/bin/python3").read_bytes()
     assert b"without-bolt" in (second / "python/bin/python3").read_bytes()
     assert interpreters.extract_distribution(archives[0], dists) == first  # reused
+
+
+# ---------------------------------------------------------------------------------------------
+# Per-interpreter environment and distributions for another C library
+
+
+def test_env_option_sets_variables_per_label() -> None:
+    config = cli.parse_args(
+        ["--dist", "musl=a-full.tar.zst", "--dist", "mi=a-full.tar.zst",
+         "--env", "mi=PYTHONMALLOC=mimalloc", "--env", "mi=X=a=b"]
+    )  # fmt: skip
+    assert config.environ == {"mi": {"PYTHONMALLOC": "mimalloc", "X": "a=b"}}
+    for bad in ("PYTHONMALLOC=mimalloc", "mi=1X=2", "mi=NOVALUE"):
+        with pytest.raises(UsageError, match="expected LABEL=NAME=VALUE"):
+            cli.parse_args(["--dist", "mi=a-full.tar.zst", "--env", bad])
+
+
+def test_environment_and_launcher_reach_pyperf_and_its_workers(tmp_path: Path) -> None:
+    interp = interpreters.Interpreter("mi", "dist", tmp_path / "a.tar.zst", tmp_path / "python3")
+    interp.environ = {"PYTHONMALLOC": "mimalloc", "A": "1"}
+    interp.launcher = ("/usr/bin/python3", "-I", "ns.py", "--")
+    contender = runner.Contender(interp, tmp_path / "venv/bin/python")
+    benchmark = bm.Benchmark("nbody", "pyperformance", tmp_path, "run_benchmark.py", ())
+    staged = bm.StagedBenchmark(benchmark, tmp_path / "run_benchmark.py", None)
+    outcome = runner.Outcome(tmp_path / "r.json", tmp_path / "r.log")
+    cmd = runner.pyperf_command(contender, staged, runner.RunSettings(1, 1, 1, 0), outcome)
+    # env(1) first, so the namespace launcher and everything it starts get the variables.
+    assert cmd[:7] == ["env", "A=1", "PYTHONMALLOC=mimalloc", "/usr/bin/python3", "-I", "ns.py",
+                       "--"]  # fmt: skip
+    assert cmd[7] == str(tmp_path / "venv/bin/python")
+    # pyperf starts its workers with a clean environment unless told which variables to keep.
+    assert cmd[cmd.index("--inherit-environ") + 1] == "A,PYTHONMALLOC"
+    assert interp.describe()["environ"] == {"A": "1", "PYTHONMALLOC": "mimalloc"}
+
+
+def _extracted(tmp_path: Path, metadata: dict | None) -> tuple[Path, Path]:
+    root = tmp_path / "dist"
+    python = root / "python/install/bin/python3"
+    python.parent.mkdir(parents=True)
+    python.symlink_to(Path(sys.executable).resolve())
+    if metadata is not None:
+        (root / "python/PYTHON.json").write_text(json.dumps(metadata))
+    return root, python
+
+
+def test_another_cpus_distribution_is_refused_before_anything_runs(tmp_path: Path) -> None:
+    from pythonbuild.bench import runtime
+
+    root, python = _extracted(tmp_path, {"target_triple": "aarch64-unknown-linux-gnu",
+                                         "build_options": "lto"})  # fmt: skip
+    with pytest.raises(UsageError, match=r"only under qemu-aarch64.*bench it on an aarch64 machine"):
+        runtime.distribution_launcher(root, python, tmp_path / "x.tar.zst", tmp_path / "work")
+
+
+def test_a_glibc_distribution_of_this_cpu_starts_as_it_is(tmp_path: Path) -> None:
+    from pythonbuild.bench import runtime
+
+    root, python = _extracted(tmp_path, {"target_triple": "x86_64-unknown-linux-gnu",
+                                         "build_options": "pgo+lto"})  # fmt: skip
+    assert runtime.distribution_launcher(root, python, root, tmp_path / "work") == ()
+
+
+def test_install_only_archive_needing_a_missing_loader_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pythonbuild.bench import runtime
+
+    root, python = _extracted(tmp_path, None)
+    assert runtime.distribution_launcher(root, python, root, tmp_path / "work") == ()
+    monkeypatch.setattr(runtime, "read_interpreter", lambda path: "/lib/ld-none-test.so.1")
+    with pytest.raises(UsageError, match=r"needs the loader /lib/ld-none-test\.so\.1.*full archive"):
+        runtime.distribution_launcher(root, python, tmp_path / "a.tar.gz", tmp_path / "work")

@@ -246,3 +246,25 @@ def test_uv_on_a_musl_system_installs_and_runs_the_musl_release(musl_full, tmp_p
     print(uv_log[-2000:], ran)
     assert "Installed Python 3.13.15" in uv_log and "cpython-3.13.15-linux-x86_64-musl" in uv_log
     assert ran.startswith("3.13.15") and "-linux-x86_64-musl/bin/python" in ran, ran
+
+
+def test_bench_runs_a_musl_distribution_and_its_allocator_settings(musl_full, tmp_path):
+    """bench runs the musl dist (in the namespace test-dist uses) twice, once with mimalloc
+    (--env; that pyperf's workers are told to keep it is a unit test in test_bench)."""
+    output = tmp_path / "bench"
+    result, _ = run_shown(
+        sys.executable, "-m", "pythonbuild", "bench", "--fast", "--benchmarks", "nbody",
+        "--dist", f"musl={musl_full}", "--dist", f"musl-mimalloc={musl_full}",
+        "--env", "musl-mimalloc=PYTHONMALLOC=mimalloc", "--output", output,
+        "--work-dir", tmp_path / "work",
+    )  # fmt: skip
+    out = result.stdout + result.stderr
+    assert result.returncode == 0, out[-3000:]
+    assert "private mount namespace" in out
+    document = json.loads((output / "bench.json").read_text())
+    described = {i["label"]: i for i in document["interpreters"]}
+    assert described["musl-mimalloc"]["environ"] == {"PYTHONMALLOC": "mimalloc"}
+    assert described["musl"]["runs_in_namespace"] is True
+    for label in ("musl", "musl-mimalloc"):
+        raw = json.loads((output / "raw" / label / "nbody.json").read_text())
+        assert raw["benchmarks"], label

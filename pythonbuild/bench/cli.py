@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import re
 import shutil
 import sys
 import time
@@ -38,6 +39,7 @@ from .interpreters import (
     split_label,
 )
 from .runner import Contender, RunSettings
+from .runtime import distribution_launcher
 
 DEFAULT_WORK_DIR = ROOT / "build" / "bench-work"
 DEFAULT_OUTPUT_PARENT = ROOT / "build" / "bench"
@@ -46,12 +48,14 @@ DEFAULT_OUTPUT_PARENT = ROOT / "build" / "bench"
 # (docs/benchmarks.md has the measurements). 7 x 2 processes x 3 values = 42 values each.
 DEFAULT_SETTINGS = RunSettings(rounds=7, processes=2, values=3, warmups=1)
 FAST_SETTINGS = RunSettings(rounds=1, processes=1, values=2, warmups=0)
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 @dataclass(frozen=True)
 class BenchConfig:
     requests: list[InterpreterRequest]
     chroots: dict[str, Path]
+    environ: dict[str, dict[str, str]]  # label -> variables set for that interpreter
     baseline: str | None
     selection: str
     settings: RunSettings
@@ -96,6 +100,10 @@ def _parser() -> argparse.ArgumentParser:
                         help="a reference interpreter (repeatable; label default: its version)")  # fmt: skip
     parser.add_argument("--chroot", action="append", default=[], metavar="LABEL=ROOTDIR",
                         help="run the --python with that LABEL inside chroot ROOTDIR (as root)")  # fmt: skip
+    parser.add_argument("--env", action="append", default=[], metavar="LABEL=NAME=VALUE",
+                        help="set NAME=VALUE for the interpreter with that LABEL and its "
+                             "benchmark workers (repeatable), e.g. one dist twice, once with "
+                             "PYTHONMALLOC=mimalloc")  # fmt: skip
     parser.add_argument("--baseline", metavar="LABEL",
                         help="interpreter the ratios are relative to (default: the first one)")  # fmt: skip
     parser.add_argument("--benchmarks", default=DEFAULT_SELECTION, metavar="LIST",
@@ -145,6 +153,14 @@ def parse_args(argv: list[str]) -> BenchConfig:
                 f"write --python {label}=/usr/bin/python3.X"
             )
         chroots[label] = Path(root).absolute()
+    environ: dict[str, dict[str, str]] = {}
+    for value in args.env:
+        label, assignment = split_label(value)
+        name, sep, setting = assignment.partition("=")
+        if label is None or not sep or not _ENV_NAME.fullmatch(name):
+            raise UsageError(f"--env {value}: expected LABEL=NAME=VALUE, e.g. "
+                             "--env musl-mimalloc=PYTHONMALLOC=mimalloc")  # fmt: skip
+        environ.setdefault(label, {})[name] = setting
     base = DEFAULT_SETTINGS if not args.fast else FAST_SETTINGS
     settings = RunSettings(
         rounds=args.rounds if args.rounds is not None else base.rounds,
@@ -162,6 +178,7 @@ def parse_args(argv: list[str]) -> BenchConfig:
     return BenchConfig(
         requests=requests,
         chroots=chroots,
+        environ=environ,
         baseline=args.baseline,
         selection=args.benchmarks,
         settings=settings,
@@ -228,10 +245,12 @@ def _interpreters(config: BenchConfig, work_dir: Path, env: dict[str, str]) -> l
                     "in it; give an archive made by build-linux.py"
                 )
             interpreter = Interpreter(check_label(label, "--dist"), "dist", request.path, python)
+            interpreter.launcher = distribution_launcher(root, python, request.path, work_dir)
         else:
             chroot = config.chroots.get(request.label or "")
             interpreter = Interpreter(request.label or "", "python", request.path,
                                       request.path, chroot)  # fmt: skip
+        interpreter.environ = config.environ.get(interpreter.label, {})
         interpreter.info = probe(interpreter, env)
         if not interpreter.label:
             interpreter.label = interpreter.version
@@ -244,6 +263,17 @@ def _interpreters(config: BenchConfig, work_dir: Path, env: dict[str, str]) -> l
                 "name them with LABEL=PATH (e.g. --python ref-3.13=/usr/bin/python3.13)"
             )
         seen.add(interpreter.label)
+    for interpreter in interpreters:
+        if interpreter.label in config.environ and not interpreter.environ:
+            raise UsageError(
+                f"--env {interpreter.label}=...: name that interpreter with the same label "
+                f"(--python {interpreter.label}=PATH) so the setting applies from its first start"
+            )
+    for label in sorted(config.environ.keys() - seen):
+        raise UsageError(
+            f"--env {label}=...: no interpreter is labelled {label!r}; choose one of "
+            f"{', '.join(sorted(seen))} or name one with --dist {label}=ARCHIVE"
+        )
     if config.baseline and config.baseline not in seen:
         raise UsageError(
             f"--baseline {config.baseline}: no such interpreter; choose one of {', '.join(seen)}"

@@ -66,10 +66,17 @@ class Interpreter:
     python: Path  # the executable; inside ``chroot`` when that is set
     chroot: Path | None = None
     info: dict[str, Any] = field(default_factory=dict)
+    # A command prefix that makes the programs of a distribution for another C library start
+    # here: a private mount namespace with its musl at the loader path (testdist.emulated).
+    launcher: tuple[str, ...] = ()
+    environ: dict[str, str] = field(default_factory=dict)  # --env: set for it and its workers
 
     def command(self, executable: Path | str, *args: str) -> list[str]:
         """A command running ``executable`` (a path as this interpreter sees it) with ``args``."""
-        prefix = ["chroot", str(self.chroot)] if self.chroot else []
+        prefix = ["env", *(f"{k}={v}" for k, v in sorted(self.environ.items()))]
+        prefix = prefix if self.environ else []
+        prefix += list(self.launcher)
+        prefix += ["chroot", str(self.chroot)] if self.chroot else []
         return [*prefix, str(executable), *args]
 
     @property
@@ -83,6 +90,8 @@ class Interpreter:
             "source": str(self.source),
             "python": str(self.python),
             "chroot": str(self.chroot) if self.chroot else None,
+            "environ": dict(sorted(self.environ.items())),
+            "runs_in_namespace": bool(self.launcher),
             **self.info,
         }
 

@@ -79,6 +79,8 @@ def pyperf_command(
     if outcome.loops:
         options += ["--loops", str(outcome.loops)]
     interpreter = contender.interpreter
+    if interpreter.environ:  # pyperf gives its workers a clean environment otherwise
+        options += ["--inherit-environ", ",".join(sorted(interpreter.environ))]
     return interpreter.command(
         contender.venv_python,
         str(staged.script),

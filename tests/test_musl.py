@@ -204,6 +204,12 @@ def test_a_musl_root_holds_musl_busybox_and_certificates_and_no_glibc(tmp_path: 
     certs = helper / "etc" / "ssl" / "certs"
     certs.mkdir(parents=True)
     (certs / "ca-certificates.crt").write_bytes(b"-----BEGIN CERTIFICATE-----\n")
+    terminfo = helper / "usr" / "lib" / "terminfo" / "x"
+    terminfo.mkdir(parents=True)
+    (terminfo / "xterm").write_bytes(b"compiled xterm")
+    (terminfo / "xterm-debian").symlink_to("xterm")
+    (terminfo / "escapes").symlink_to("/etc/passwd")  # leads out of the helper: left out
+    (helper / "lib").symlink_to("usr/lib")
     root = musl_root.musl_root_for("musl", MUSL, BuildOptions())
     data = musl_root.root_tar(root, b"\x7fELF musl", helper)
     assert data == musl_root.root_tar(root, b"\x7fELF musl", helper)  # the same bytes each time
@@ -214,6 +220,11 @@ def test_a_musl_root_holds_musl_busybox_and_certificates_and_no_glibc(tmp_path: 
     assert members["bin/sh"].linkname == "busybox" and "bin/busybox" in members
     assert members["lib/libc.musl-x86_64.so.1"].linkname == "ld-musl-x86_64.so.1"
     assert {"etc/ssl/cert.pem", "etc/ssl/certs/ca-certificates.crt"} <= set(members)
+    # Terminal descriptions where Alpine keeps its base set, copies and no links.
+    assert [n for n in members if n.startswith("etc/terminfo/")] == [
+        "etc/terminfo/x", "etc/terminfo/x/xterm", "etc/terminfo/x/xterm-debian"
+    ]  # fmt: skip
+    assert members["etc/terminfo/x"].isdir() and members["etc/terminfo/x/xterm-debian"].isfile()
     assert members["tmp"].mode == 0o1777 and {m.uid for m in members.values()} == {0}
     musl_root.check_no_glibc(data)
     scratch = musl_root.root_tar(musl_root.musl_root_for("scratch", MUSL, parse_options("static")),

@@ -93,11 +93,30 @@ def _smoke_in(archive: Path, output: Path, *systems: str) -> str:
     return passing_test_dist(archive, output, *args, what=f"smoke in {', '.join(systems)}")
 
 
+def _smoke_cases(output: Path) -> dict[str, tuple[str, str]]:
+    """test-dist's JUnit file: ``suite.check`` -> (outcome, message)."""
+    import xml.etree.ElementTree as ET
+
+    cases = {}
+    for case in ET.parse(output / "junit.xml").getroot().iter("testcase"):
+        outcome = next((c.tag for c in case if c.tag in ("failure", "skipped")), "passed")
+        message = next((c.get("message", "") for c in case), "")
+        cases[f"{case.get('classname')}.{case.get('name')}"] = (outcome, message)
+    return cases
+
+
 def test_both_flavors_run_in_systems_without_glibc(musl_full, static_full, tmp_path):
-    """A root with musl (the floor's, then the newest), busybox and CA certificates and no glibc
-    file; +static also in an empty scratch container."""
+    """A root with musl (the floor's, then the newest), busybox, CA certificates and terminal
+    descriptions and no glibc file; +static also in an empty scratch container. curses and
+    readline work there; with no tz database, zoneinfo says so clearly."""
     _smoke_in(musl_full, tmp_path / "dynamic", "musl", "musl-newest")
     _smoke_in(static_full, tmp_path / "static", "musl", "scratch")
+    cases = _smoke_cases(tmp_path / "dynamic")
+    curses = [v for k, v in cases.items() if k.endswith(".readline_and_curses")]
+    assert len(curses) == 2 and all(outcome == "passed" for outcome, _ in curses), curses
+    # (the check itself asserts the clear error where the system has no tz database)
+    zones = [v for k, v in cases.items() if k.endswith(".zoneinfo")]
+    assert len(zones) == 2 and all(outcome == "passed" for outcome, _ in zones), zones
 
 
 EXTENSION_C = """
@@ -268,3 +287,62 @@ def test_bench_runs_a_musl_distribution_and_its_allocator_settings(musl_full, tm
     for label in ("musl", "musl-mimalloc"):
         raw = json.loads((output / "raw" / label / "nbody.json").read_text())
         assert raw["benchmarks"], label
+
+
+PIP_IN_ROOT = """set -e
+/opt/python/bin/python3 -m venv /tmp/venv
+py=/tmp/venv/bin/python
+$py -c "import zoneinfo
+try:
+    zoneinfo.ZoneInfo('Europe/Berlin')
+except zoneinfo.ZoneInfoNotFoundError as exc:
+    print('before:', exc)" > /out/result.txt
+$py -m pip install --disable-pip-version-check --only-binary=:all: markupsafe tzdata
+cat /tmp/venv/lib/python3.13/site-packages/markupsafe-*.dist-info/WHEEL >> /out/result.txt
+$py -c "import datetime, markupsafe._speedups, zoneinfo
+z = zoneinfo.ZoneInfo('Europe/Berlin')
+print('after:', datetime.datetime(2026, 7, 1, tzinfo=z).utcoffset(), markupsafe.escape('<a>'))" \\
+    >> /out/result.txt
+"""
+
+
+def test_pip_takes_musllinux_wheels_and_tzdata_in_the_musl_root(musl_full, tmp_path):
+    """In the musl root (no glibc, no tz database): a venv, pip taking markupsafe's musllinux
+    wheel from PyPI (its C extension loads) and the tzdata package, after which zoneinfo finds
+    Europe/Berlin. This machine's CA bundle goes in as pip's: the network here may need it."""
+    import tarfile
+
+    from pythonbuild.linux.containers import ContainerRun, run_in_container
+    from pythonbuild.linux.engine import connect
+    from pythonbuild.options import parse_options
+    from pythonbuild.targets import get_target
+    from pythonbuild.testdist.musl_root import ensure_musl_root_image, musl_root_for
+
+    _, install = unpack_full(musl_full, tmp_path / "dist")
+    install_tar = tmp_path / "install.tar"
+    with tarfile.open(install_tar, "w") as tar:
+        tar.add(install, arcname="opt/python")
+    host_bundle = Path("/etc/ssl/certs/ca-certificates.crt")
+    target = get_target(TARGET)
+    engine = connect()
+    try:
+        root = musl_root_for("musl", target, parse_options("noopt"))
+        image = ensure_musl_root_image(engine, root, target, tmp_path, tmp_path / "logs")
+        run = ContainerRun(
+            image=image,
+            command=["/bin/sh", "-c", PIP_IN_ROOT],
+            env={"PATH": "/usr/bin:/bin", "HOME": "/root", "PIP_CERT": "/tmp/host-ca.pem"},
+            files={"/out/.keep": b"", "/tmp/host-ca.pem": host_bundle.read_bytes()},
+            tarballs=[install_tar],
+        )  # fmt: skip
+        run_in_container(engine, run, tmp_path / "pip.log", "pip in musl root", tmp_path / "o.tar")
+    finally:
+        engine.close()
+    with tarfile.open(tmp_path / "o.tar") as tar:
+        member = tar.extractfile("out/result.txt")
+        result = member.read().decode() if member else ""
+    print((tmp_path / "pip.log").read_text()[-2000:], result)
+    assert "before: 'No time zone found with key Europe/Berlin'" in result, result
+    assert "Tag: cp313-cp313-musllinux_1_2_x86_64" in result, result
+    assert "manylinux" not in result
+    assert "after: 2:00:00 &lt;a&gt;" in result, result

@@ -6,7 +6,9 @@ CA certificates; ``musl-newest``: the same with the newest musl this project pin
 flavor's), which a dynamic distribution must run on too. ``scratch``: nothing at all but an
 empty ``/tmp``, where only a +static distribution can start. busybox and the certificates come
 from a Debian minbase system of the target's architecture with ``busybox-static`` and
-``ca-certificates`` added (made once, kept in the cache like the other runtime systems).
+``ca-certificates`` added (made once, kept in the cache like the other runtime systems), and
+so do the terminal descriptions (Debian's ``ncurses-base``, in minbase), which go where Alpine's
+``ncurses-terminfo-base`` puts them: ``/etc/terminfo``, one of the places our ncurses reads.
 """
 
 from __future__ import annotations
@@ -35,11 +37,14 @@ from ..targets import Target
 from .musl_runtime import extract_libc, musl_artifact
 
 MUSL_SYSTEMS = ("musl", "musl-newest", "scratch")
-RECIPE = 1  # bump when what goes into a root changes
+RECIPE = 2  # bump when what goes into a root changes
 HELPER_PACKAGES = ("busybox-static", "ca-certificates")
 HELPER_SUITE = "bookworm"
 # Alpine's names for the bundle (OpenSSL's default file under /etc/ssl, and Debian's).
 CERT_PATHS = ("etc/ssl/cert.pem", "etc/ssl/certs/ca-certificates.crt")
+# Where a Debian system keeps ncurses-base's entries (/lib is /usr/lib on a merged-/usr system).
+HELPER_TERMINFO = ("usr/lib/terminfo", "lib/terminfo")
+ROOT_TERMINFO = "etc/terminfo"
 # Names of glibc's files: none may be in a musl root.
 GLIBC_NAMES = ("libc.so.6", "ld-linux", "libm.so.6", "libpthread.so.0")
 
@@ -107,6 +112,26 @@ def _applets(busybox: Path) -> list[str]:
     return sorted(set(result.stdout.split()) - {"busybox"})
 
 
+def _terminfo_entries(helper: Path) -> list[tuple[str, bytes | None]]:
+    """The helper system's compiled terminal descriptions (``x/xterm``, ...), each directory
+    (data None) before its files. An entry that is a link to another is stored as a copy, so
+    that no link in the root can lead outside it."""
+    for place in HELPER_TERMINFO:
+        top = helper / place
+        if top.is_dir() and not top.is_symlink():
+            break
+    else:
+        raise BuildError(f"{helper} has no terminfo directory ({' or '.join(HELPER_TERMINFO)})")
+    entries: list[tuple[str, bytes | None]] = []
+    for letter in sorted(p for p in top.iterdir() if p.is_dir() and not p.is_symlink()):
+        entries.append((letter.name, None))
+        for entry in sorted(letter.iterdir()):
+            target = entry.resolve() if entry.is_symlink() else entry
+            if target.is_relative_to(helper) and target.is_file():
+                entries.append((f"{letter.name}/{entry.name}", target.read_bytes()))
+    return entries
+
+
 def root_tar(root: MuslRoot, libc: bytes | None, helper: Path | None) -> bytes:
     """The whole system as a tar (sorted, owned by root, mtime 0)."""
     out = io.BytesIO()
@@ -123,6 +148,9 @@ def root_tar(root: MuslRoot, libc: bytes | None, helper: Path | None) -> bytes:
         bundle = (helper / "etc" / "ssl" / "certs" / "ca-certificates.crt").read_bytes()
         for path in CERT_PATHS:
             _add(tar, path, bundle)
+        _add(tar, ROOT_TERMINFO)
+        for name, data in _terminfo_entries(helper):
+            _add(tar, f"{ROOT_TERMINFO}/{name}", data)
         _add(tar, "etc/passwd", b"root:x:0:0:root:/root:/bin/sh\n")
         _add(tar, "etc/group", b"root:x:0:root\n")
         # As on Alpine: the loader is libc.so itself, and libc.musl-ARCH.so.1 names it too.

@@ -333,6 +333,33 @@ def check_readline_and_curses(ctx: Context) -> str:
 
 
 @check
+def check_zoneinfo(ctx: Context) -> str:
+    # Time zones come from the system's tz database or the tzdata package. A system with
+    # neither (a bare musl root, scratch) must give a clear ZoneInfoNotFoundError, not a crash
+    # and not a wrong zone.
+    import importlib.util
+    import zoneinfo
+
+    code = """
+        import datetime, zoneinfo
+        try:
+            zone = zoneinfo.ZoneInfo("Europe/Berlin")
+        except zoneinfo.ZoneInfoNotFoundError as exc:
+            print("absent:", type(exc).__name__, exc)
+        else:
+            print("found:", datetime.datetime(2026, 7, 1, tzinfo=zone).utcoffset())
+    """
+    out = ctx.run_python(code).strip()
+    system = any(Path(d, "Europe", "Berlin").is_file() for d in zoneinfo.TZPATH)
+    package = importlib.util.find_spec("tzdata") is not None
+    if system or package:
+        assert out == "found: 2:00:00", out
+        return f"Europe/Berlin from {'the system' if system else 'the tzdata package'}: {out}"
+    assert out.startswith("absent: ZoneInfoNotFoundError") and "Europe/Berlin" in out, out
+    return f"no tz database here, a clear error: {out.removeprefix('absent: ')}"
+
+
+@check
 def check_multiprocessing(ctx: Context) -> str:
     # Worker processes, semaphores and shared memory: needs /dev/shm, which containers vary on.
     code = """

@@ -214,9 +214,11 @@ def _musl_uv(tmp_path: Path) -> Path:
     return uv
 
 
-def test_uv_on_a_musl_system_installs_and_runs_the_musl_release(musl_full, tmp_path):
-    """uv (its own musl build) in the musl root picks the release's libc-musl entry, checks its
-    sha256, unpacks it and runs it."""
+def _run_in_musl_root(
+    tmp_path: Path, script: str, env: dict[str, str], files: dict, tarballs: list[Path], name: str
+) -> str:
+    """``script`` under /bin/sh in the musl root of the floor's musl; returns /out/NAME.txt
+    (the container's log is tmp_path/NAME.log)."""
     import tarfile
 
     from pythonbuild.linux.containers import ContainerRun, run_in_container
@@ -224,6 +226,32 @@ def test_uv_on_a_musl_system_installs_and_runs_the_musl_release(musl_full, tmp_p
     from pythonbuild.options import parse_options
     from pythonbuild.targets import get_target
     from pythonbuild.testdist.musl_root import ensure_musl_root_image, musl_root_for
+
+    target = get_target(TARGET)
+    engine = connect()
+    try:
+        root = musl_root_for("musl", target, parse_options("noopt"))
+        image = ensure_musl_root_image(engine, root, target, tmp_path, tmp_path / "logs")
+        run = ContainerRun(
+            image=image,
+            command=["/bin/sh", "-c", script],
+            env={"PATH": "/usr/bin:/bin", "HOME": "/root", **env},
+            files={"/out/.keep": b"", **files},
+            tarballs=tarballs,
+        )
+        run_in_container(engine, run, tmp_path / f"{name}.log", f"{name} in the musl root",
+                         tmp_path / f"{name}.tar")  # fmt: skip
+    finally:
+        engine.close()
+    with tarfile.open(tmp_path / f"{name}.tar") as tar:
+        member = tar.extractfile(f"out/{name}.txt")
+        return member.read().decode() if member else ""
+
+
+def test_uv_on_a_musl_system_installs_and_runs_the_musl_release(musl_full, tmp_path):
+    """uv (its own musl build) in the musl root picks the release's libc-musl entry, checks its
+    sha256, unpacks it and runs it."""
+    import tarfile
 
     out = tmp_path / "release"
     result, _ = run_shown(sys.executable, "-m", "pythonbuild", "release", musl_full.parent,
@@ -239,28 +267,12 @@ def test_uv_on_a_musl_system_installs_and_runs_the_musl_release(musl_full, tmp_p
         "set -e\n"
         f"uv python install 3.13 --python-downloads-json-url {out / 'download-metadata.json'}\n"
         'python="$(uv python find 3.13)"\n'
-        '"$python" -c "import ssl, sqlite3, sys; print(sys.version)" > /out/ran.txt\n'
-        'echo "$python" >> /out/ran.txt\n'
+        '"$python" -c "import ssl, sqlite3, sys; print(sys.version)" > /out/uv.txt\n'
+        'echo "$python" >> /out/uv.txt\n'
     )
-    target = get_target(TARGET)
-    engine = connect()
-    try:
-        root = musl_root_for("musl", target, parse_options("noopt"))
-        image = ensure_musl_root_image(engine, root, target, tmp_path, tmp_path / "logs")
-        run = ContainerRun(
-            image=image,
-            command=["/bin/sh", "-c", script],
-            env={"PATH": "/usr/bin:/bin", "HOME": "/root", "UV_NO_CONFIG": "1",
-                 "UV_CACHE_DIR": "/tmp/uv-cache", "UV_PYTHON_INSTALL_DIR": "/tmp/uv-pythons"},
-            files={"/out/.keep": b""},
-            tarballs=[release_tar],
-        )  # fmt: skip
-        run_in_container(engine, run, tmp_path / "uv.log", "uv on musl", tmp_path / "o.tar")
-    finally:
-        engine.close()
-    with tarfile.open(tmp_path / "o.tar") as tar:
-        member = tar.extractfile("out/ran.txt")
-        ran = member.read().decode() if member else ""
+    env = {"UV_NO_CONFIG": "1", "UV_CACHE_DIR": "/tmp/uv-cache",
+           "UV_PYTHON_INSTALL_DIR": "/tmp/uv-pythons"}  # fmt: skip
+    ran = _run_in_musl_root(tmp_path, script, env, {}, [release_tar], "uv")
     uv_log = (tmp_path / "uv.log").read_text()
     print(uv_log[-2000:], ran)
     assert "Installed Python 3.13.15" in uv_log and "cpython-3.13.15-linux-x86_64-musl" in uv_log
@@ -296,13 +308,13 @@ $py -c "import zoneinfo
 try:
     zoneinfo.ZoneInfo('Europe/Berlin')
 except zoneinfo.ZoneInfoNotFoundError as exc:
-    print('before:', exc)" > /out/result.txt
+    print('before:', exc)" > /out/pip.txt
 $py -m pip install --disable-pip-version-check --only-binary=:all: markupsafe tzdata
-cat /tmp/venv/lib/python3.13/site-packages/markupsafe-*.dist-info/WHEEL >> /out/result.txt
+cat /tmp/venv/lib/python3.13/site-packages/markupsafe-*.dist-info/WHEEL >> /out/pip.txt
 $py -c "import datetime, markupsafe._speedups, zoneinfo
 z = zoneinfo.ZoneInfo('Europe/Berlin')
 print('after:', datetime.datetime(2026, 7, 1, tzinfo=z).utcoffset(), markupsafe.escape('<a>'))" \\
-    >> /out/result.txt
+    >> /out/pip.txt
 """
 
 
@@ -312,37 +324,29 @@ def test_pip_takes_musllinux_wheels_and_tzdata_in_the_musl_root(musl_full, tmp_p
     Europe/Berlin. This machine's CA bundle goes in as pip's: the network here may need it."""
     import tarfile
 
-    from pythonbuild.linux.containers import ContainerRun, run_in_container
-    from pythonbuild.linux.engine import connect
-    from pythonbuild.options import parse_options
-    from pythonbuild.targets import get_target
-    from pythonbuild.testdist.musl_root import ensure_musl_root_image, musl_root_for
-
     _, install = unpack_full(musl_full, tmp_path / "dist")
     install_tar = tmp_path / "install.tar"
     with tarfile.open(install_tar, "w") as tar:
         tar.add(install, arcname="opt/python")
-    host_bundle = Path("/etc/ssl/certs/ca-certificates.crt")
-    target = get_target(TARGET)
-    engine = connect()
-    try:
-        root = musl_root_for("musl", target, parse_options("noopt"))
-        image = ensure_musl_root_image(engine, root, target, tmp_path, tmp_path / "logs")
-        run = ContainerRun(
-            image=image,
-            command=["/bin/sh", "-c", PIP_IN_ROOT],
-            env={"PATH": "/usr/bin:/bin", "HOME": "/root", "PIP_CERT": "/tmp/host-ca.pem"},
-            files={"/out/.keep": b"", "/tmp/host-ca.pem": host_bundle.read_bytes()},
-            tarballs=[install_tar],
-        )  # fmt: skip
-        run_in_container(engine, run, tmp_path / "pip.log", "pip in musl root", tmp_path / "o.tar")
-    finally:
-        engine.close()
-    with tarfile.open(tmp_path / "o.tar") as tar:
-        member = tar.extractfile("out/result.txt")
-        result = member.read().decode() if member else ""
+    host_bundle = Path("/etc/ssl/certs/ca-certificates.crt").read_bytes()
+    result = _run_in_musl_root(
+        tmp_path, PIP_IN_ROOT, {"PIP_CERT": "/tmp/host-ca.pem"},
+        {"/tmp/host-ca.pem": host_bundle}, [install_tar], "pip",
+    )  # fmt: skip
     print((tmp_path / "pip.log").read_text()[-2000:], result)
     assert "before: 'No time zone found with key Europe/Berlin'" in result, result
     assert "Tag: cp313-cp313-musllinux_1_2_x86_64" in result, result
     assert "manylinux" not in result
     assert "after: 2:00:00 &lt;a&gt;" in result, result
+
+
+def test_the_regrtest_subset_passes_in_the_musl_root(musl_full, tmp_path):
+    """The regression-suite subset inside the musl root: no glibc, busybox's shell and tools."""
+    out = passing_test_dist(
+        musl_full, tmp_path, "--in-container", "musl", "--regrtest", "--tests", *REGRTEST_MODULES,
+        what="regrtest in the musl root",
+    )  # fmt: skip
+    assert "regression suite in a musl container" in out
+    cases = _smoke_cases(tmp_path)
+    ran = [name for name in cases if name.startswith("regrtest-musl.")]
+    assert len(ran) > 1000, len(ran)

@@ -114,8 +114,11 @@ def parse_args(argv: list[str]) -> TestDistConfig:
     from .container import check_suite_name
 
     ns = _parser().parse_args(argv)
-    if ns.regrtest and ns.containers:
-        raise UsageError("--regrtest runs on this machine only; leave out --in-container for it")
+    if ns.regrtest and "scratch" in ns.containers:
+        raise UsageError(
+            "--regrtest --in-container scratch: the regression suite starts /bin/sh and other "
+            "programs, which scratch does not have; run it with --in-container musl"
+        )
     if ns.jobs < 0 or ns.timeout <= 0:
         raise UsageError("--jobs must be >= 0 and --timeout > 0")
     return TestDistConfig(
@@ -155,7 +158,7 @@ def _run_checks(
     cases: list[CaseResult] = []
     if config.containers:
         from ..linux.engine import connect
-        from .container import run_smoke_in_container, system_image
+        from .container import run_regrtest_in_container, run_smoke_in_container, system_image
 
         # One extraction serves every container (they receive a copy as a tar stream).
         install = extract(dist, work / "extracted")
@@ -173,6 +176,11 @@ def _run_checks(
                 cases += run_smoke_in_container(
                     engine, suite, image, install, metadata_file, work, output / "logs"
                 )
+                if config.regrtest:
+                    settings = _regrtest_settings(config, dist, target)
+                    cases += run_regrtest_in_container(
+                        engine, suite, image, install, exclusions, settings, work, output / "logs"
+                    )
         finally:
             engine.close()
         return cases
@@ -199,18 +207,27 @@ def _run_checks(
             f"regression suite: {len(exclusions)} exclusions for {dist.python_minor} "
             f"{dist.target} {dist.options}; log: {output / 'regrtest.log'}"
         )
-        settings = replace(config.settings, launcher=tuple(launcher))
-        if emulation is not None and emulation.emulator is not None:
-            selection = settings.selection or emulated_subset(dist.python_minor)
-            settings = replace(settings, selection=selection)
-            log.info(f"regression suite under qemu-{emulation.emulator}: {len(selection)} "
-                     f"test modules ({', '.join(selection)})")  # fmt: skip
+        settings = replace(_regrtest_settings(config, dist, target), launcher=tuple(launcher))
         started = time.monotonic()
         cases += run_regrtest(
             dist.python(regrtest_dir), exclusions, settings, work, output / "regrtest.log"
         )
         log.info(f"regression suite: {log.format_seconds(time.monotonic() - started)}")
     return cases
+
+
+def _regrtest_settings(
+    config: TestDistConfig, dist: Distribution, target: Target
+) -> RegrtestSettings:
+    """The suite's settings; another CPU's programs run under qemu-user, where the whole suite
+    takes hours: without --tests, the emulated subset runs."""
+    settings = config.settings
+    if target.emulator is not None:
+        selection = settings.selection or emulated_subset(dist.python_minor)
+        settings = replace(settings, selection=selection)
+        log.info(f"regression suite under qemu-{target.emulator}: {len(selection)} "
+                 f"test modules ({', '.join(selection)})")  # fmt: skip
+    return settings
 
 
 def _recorded_libc(dist: Distribution, target: Target, extracted: Path) -> str | None:

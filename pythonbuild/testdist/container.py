@@ -1,4 +1,5 @@
-"""Smoke tests inside a bare container of another Linux system (a debootstrap minbase rootfs).
+"""Smoke tests, and the regression suite, inside a bare container of another Linux system (a
+debootstrap minbase rootfs, or a musl root).
 
 The image has no Python and nothing from the build image; the installation and the smoke
 script go in as a tar stream and the results come back the same way (linux/containers.py), so the
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import re
 import tarfile
+from dataclasses import replace
 from pathlib import Path
 
 from .. import log
@@ -18,15 +20,31 @@ from ..linux.engine import Engine
 from ..linux.images.build import ensure_rootfs_image, runtime_rootfs_spec
 from ..options import BuildOptions
 from ..targets import Target
+from .exclusions import Exclusion, regrtest_arguments
 from .musl_root import MUSL_SYSTEMS, ensure_musl_root_image, musl_root_for
 from .musl_runtime import recorded_artifact
-from .results import CaseResult
+from .regrtest import RegrtestSettings, regrtest_command
+from .results import (
+    FAILED,
+    CaseResult,
+    file_level_cases,
+    parse_regrtest_output,
+    read_regrtest_junit,
+)
 from .smoke import SMOKE_SCRIPT, parse_smoke_results
 
 # Inside the container; the space is deliberate (see the smoke check runs_from_path_with_space).
 DIST_DIR = "opt/test dist/python"
 SMOKE_DIR = "/smoke"
 RESULTS = "/out/smoke-results.json"
+# The suite runs from a plain path: its own tests of quoting are not what is tested there.
+REGRTEST_DIST_DIR = "opt/python"
+REGRTEST_DIR = "/regrtest"
+REGRTEST_JUNIT = "/out/regrtest-junit.xml"
+REGRTEST_STATUS = "/out/regrtest-status"
+# regrtest exits non-zero when a test fails; its results are wanted all the same, so a shell
+# runs it and keeps its status in a file (the container itself then exits 0).
+_KEEP_STATUS = f'cd /tmp && "$@"; echo $? > {REGRTEST_STATUS}'
 
 
 def check_suite_name(suite: str) -> str:
@@ -64,15 +82,15 @@ def system_image(
     return ensure_rootfs_image(engine, runtime_rootfs_spec(system, arch=target.debian_arch), logs)
 
 
-def _tree_tar(install_dir: Path, dest: Path) -> Path:
-    """A tar of the installation below ``DIST_DIR`` (with its parent directories)."""
+def _tree_tar(install_dir: Path, dest: Path, where: str = DIST_DIR) -> Path:
+    """A tar of the installation below ``where`` (with its parent directories)."""
     with tarfile.open(dest, "w", format=tarfile.PAX_FORMAT) as tar:
-        parts = Path(DIST_DIR).parts
+        parts = Path(where).parts
         for depth in range(1, len(parts)):
             info = tarfile.TarInfo("/".join(parts[:depth]))
             info.type, info.mode = tarfile.DIRTYPE, 0o755
             tar.addfile(info)
-        tar.add(install_dir, arcname=DIST_DIR)
+        tar.add(install_dir, arcname=where)
     return dest
 
 
@@ -122,3 +140,67 @@ def run_smoke_in_container(
         if line.split(" ", 1)[0] in ("passed", "failed", "skipped"):
             print("  " + line)
     return parse_smoke_results(text, f"smoke-{suite}", f"{suite} container")
+
+
+def run_regrtest_in_container(
+    engine: Engine,
+    suite: str,
+    image: str,
+    install_dir: Path,
+    exclusions: list[Exclusion],
+    settings: RegrtestSettings,
+    work: Path,
+    logs: Path,
+) -> list[CaseResult]:
+    """CPython's regression suite (``settings.selection``, else all of it) in the system
+    ``suite``; one case per test, as on this machine (``regrtest.run_regrtest``)."""
+    ignore = work / f"ignore-{suite}.txt"
+    arguments = regrtest_arguments(
+        exclusions, ignore, settings.selection, ignore_file_as=f"{REGRTEST_DIR}/ignore.txt"
+    )
+    python = Path("/", REGRTEST_DIST_DIR, "bin", "python3")
+    # No nice(1): a minimal system may not have it (Debian's static busybox does not), and
+    # the container is the only thing running there.
+    command = regrtest_command(python, replace(settings, nice=0), Path(REGRTEST_JUNIT), arguments)
+    files: dict[str, Path | bytes] = {"/out/.keep": b""}
+    if ignore.exists():
+        files[f"{REGRTEST_DIR}/ignore.txt"] = ignore
+    run = ContainerRun(
+        image=image,
+        command=["/bin/sh", "-c", _KEEP_STATUS, "regrtest", *command],
+        env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": "/root", "TMPDIR": "/tmp"},
+        files=files,
+        tarballs=[_tree_tar(install_dir, work / f"regrtest-{suite}.tar", REGRTEST_DIST_DIR)],
+    )
+    out_tar = work / f"regrtest-out-{suite}.tar"
+    logfile = logs / f"regrtest-{suite}.log"
+    with log.step(f"regression suite in a {suite} container ({image}); log: {logfile}"):
+        run_in_container(engine, run, logfile, f"the regression suite in {suite}", out_tar)
+    junit = work / f"regrtest-junit-{suite}.xml"
+    status = None
+    with tarfile.open(out_tar) as tar:
+        for name, dest in (("out/regrtest-junit.xml", junit), ("out/regrtest-status", None)):
+            try:
+                member = tar.extractfile(name)
+            except KeyError:
+                continue
+            data = member.read() if member else b""
+            if dest is not None:
+                dest.write_bytes(data)
+            else:
+                status = int(data.decode().strip() or "1")
+    suite_name = f"regrtest-{suite}"
+    cases = read_regrtest_junit(junit, suite_name) if junit.exists() else []
+    cases += file_level_cases(
+        parse_regrtest_output(logfile.read_text(errors="replace")), cases, suite_name
+    )
+    if status != 0 and not any(c.outcome == FAILED for c in cases):
+        cases.append(
+            CaseResult(
+                suite_name,
+                "regrtest",
+                FAILED,
+                message=f"regrtest in {suite} exited with status {status}; see {logfile}",
+            )
+        )
+    return cases

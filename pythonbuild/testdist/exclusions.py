@@ -129,9 +129,14 @@ def exclusions_for(
 
 
 def regrtest_arguments(
-    exclusions: list[Exclusion], ignore_file: Path, selection: tuple[str, ...] = ()
+    exclusions: list[Exclusion],
+    ignore_file: Path,
+    selection: tuple[str, ...] = (),
+    ignore_file_as: str | None = None,
 ) -> list[str]:
-    """regrtest options that apply ``exclusions``; writes ``ignore_file`` when there are cases.
+    """regrtest options that apply ``exclusions``; writes ``ignore_file`` when there are cases
+    (``ignore_file_as``: the path regrtest will read it at, when not this one, as in a
+    container).
 
     With a ``selection`` of test modules, only those run (less the excluded modules); without
     one, the whole suite less the exclusions. ``-x`` turns *every* positional argument into an
@@ -141,7 +146,7 @@ def regrtest_arguments(
     cases = sorted({e.test for e in exclusions if e.kind == "case"})
     if cases:
         ignore_file.write_text("".join(f"{case}\n" for case in cases))
-        args += ["--ignorefile", str(ignore_file)]
+        args += ["--ignorefile", ignore_file_as or str(ignore_file)]
     modules = sorted({e.test for e in exclusions if e.kind == "module"})
     if selection:
         return args + [name for name in selection if name not in modules]

@@ -34,6 +34,7 @@ from ..linux.images.build import (
 from ..options import BuildOptions
 from ..paths import default_cache_dir
 from ..targets import Target
+from ..validate.data import elf_loader
 from .musl_runtime import extract_libc, musl_artifact
 
 MUSL_SYSTEMS = ("musl", "musl-newest", "scratch")
@@ -58,7 +59,13 @@ class MuslRoot:
 
     @property
     def loader(self) -> str:
-        return f"lib/ld-musl-{self.arch}.so.1"
+        """Where the root holds musl's loader (relative): the path its programs name."""
+        path = elf_loader(self.arch, "musl")
+        if path is None:
+            raise BuildError(
+                f"resources/validate/elf-machines.yml names no musl loader for {self.arch}"
+            )
+        return path.lstrip("/")
 
 
 def musl_helper_spec(debian_arch: str) -> RootfsSpec:
@@ -190,9 +197,7 @@ def ensure_musl_root_image(
     artifact to take (a full archive's build record names it)."""
     cache_dir = default_cache_dir()
     artifact = (
-        musl_artifact(target, root.libc_package, cache_dir, recorded)
-        if root.libc_package
-        else None
+        musl_artifact(target, root.libc_package, cache_dir, recorded) if root.libc_package else None
     )
     tag = _tag(root, artifact)
     if image_exists(engine, tag):
@@ -209,5 +214,7 @@ def ensure_musl_root_image(
         except Exception:
             remove_image(engine, tag)
             raise
-    log.info(f"  {root.system}: {len(data) / 1e6:.1f} MB, musl from {artifact.name if artifact else '-'}")
+    log.info(
+        f"  {root.system}: {len(data) / 1e6:.1f} MB, musl from {artifact.name if artifact else '-'}"
+    )
     return tag

@@ -21,7 +21,7 @@ from elftools.elf.elffile import ELFFile
 from ..errors import BuildError
 from ..registry import load_registry
 from ..targets import Target
-from ..validate.data import elf_machines
+from ..validate.data import elf_loader, elf_machines
 from .loader_namespace import Bind
 
 # Where the musl step installs its tree (cpython-unix/build.Dockerfile.j2: TARGET_SYSROOT),
@@ -106,10 +106,15 @@ def extract_libc(artifact: Path, package: str, dest: Path) -> Path:
 LDD = "/usr/bin/ldd"
 
 
+def musl_loaders() -> set[str]:
+    """Every loader path musl's programs name, one per CPU (resources/validate)."""
+    return {path for cpu in elf_machines() if (path := elf_loader(cpu, "musl"))}
+
+
 def musl_binds(libc: Path, interpreter: str) -> tuple[Bind, ...]:
     """``libc`` at ``interpreter``, the PT_INTERP of the target's programs (musl's loader finds
     ``libc.so``, the only library they need, in itself), and at ``ldd``, as on a musl system."""
-    if not interpreter.startswith("/lib/ld-musl-"):
+    if interpreter not in musl_loaders():
         raise BuildError(
             f"the interpreter asks for loader {interpreter}, not musl's: the archive is not a "
             f"musl build; rebuild it"

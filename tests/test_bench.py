@@ -593,3 +593,19 @@ def test_install_only_archive_needing_a_missing_loader_is_refused(
     monkeypatch.setattr(runtime, "read_interpreter", lambda path: "/lib/ld-none-test.so.1")
     with pytest.raises(UsageError, match=r"needs the loader /lib/ld-none-test\.so\.1.*full archive"):
         runtime.distribution_launcher(root, python, tmp_path / "a.tar.gz", tmp_path / "work")
+
+
+def test_geometric_mean_interval_is_seeded_and_holds_the_mean() -> None:
+    rows = {
+        "a": {"base": _m("a", 1.0, 1.1, 0.9, 1.05), "new": _m("a", 0.5, 0.6, 0.55, 0.45)},
+        "b": {"base": _m("b", 2.0, 2.0, 2.2, 1.8), "new": _m("b", 2.1, 1.9, 2.0, 2.2)},
+    }
+    summary = results.Summary(["base", "new"], "base", ["a", "b"], rows)
+    low, high = summary.geometric_mean_interval("new", resamples=500)  # type: ignore[misc]
+    assert low < summary.geometric_mean("new") < high  # type: ignore[operator]
+    assert summary.geometric_mean_interval("new", resamples=500) == (low, high)  # seeded
+    assert summary.geometric_mean_interval("base") is None
+    steady = {"a": {"base": _m("a", 2.0, 2.0), "new": _m("a", 1.0, 1.0)}}
+    fixed = results.Summary(["base", "new"], "base", ["a"], steady)
+    assert fixed.geometric_mean_interval("new", resamples=50) == (2.0, 2.0)
+    assert "95% interval" in report.format_table(summary)

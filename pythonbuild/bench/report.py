@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import BuildError
-from .results import Measurement, Summary, read_pyperf_file
+from .results import BOOTSTRAP_RESAMPLES, Measurement, Summary, read_pyperf_file
 from .runner import Outcome
 
 FORMAT = "standalone-python-bench/1"
@@ -109,12 +109,22 @@ def format_table(summary: Summary) -> str:
             "" if kind == "value" else _ratio_cell(means[label]) or "n/a" for label, kind in columns
         ]
 
+    def interval_row(part: str | None) -> list[str]:
+        intervals = {label: summary.geometric_mean_interval(label, part) for label in summary.labels}
+        return ["  95% interval"] + [
+            f"{found[0]:.3f}-{found[1]:.3f}"
+            if kind == "ratio" and (found := intervals[label]) is not None
+            else ""
+            for label, kind in columns
+        ]
+
     geo_row = mean_row(f"geometric mean ({len(summary.complete_rows)} benchmarks)", None)
-    part_rows = [
-        mean_row(f"geometric mean, {part} ({len(summary.part_rows(part))})", part)
-        for part in summary.parts
-    ]
-    table = [header, *body, geo_row, *part_rows]
+    part_rows = []
+    for part in summary.parts:
+        part_rows.append(mean_row(f"geometric mean, {part} ({len(summary.part_rows(part))})", part))
+        part_rows.append(interval_row(part))
+    geo_rows = [geo_row, interval_row(None)]
+    table = [header, *body, *geo_rows, *part_rows]
     widths = [max(len(line[col]) for line in table) for col in range(len(header))]
     right_aligned = [False] + [kind == "ratio" for _, kind in columns]
 
@@ -126,11 +136,16 @@ def format_table(summary: Summary) -> str:
         return "  ".join(cells).rstrip()
 
     rule = "  ".join("-" * width for width in widths)
-    lines = [render(header), rule, *(render(line) for line in body), rule, render(geo_row)]
-    lines += [render(line) for line in part_rows] + [""]
+    lines = [render(header), rule, *(render(line) for line in body), rule]
+    lines += [render(line) for line in (*geo_rows, *part_rows)] + [""]
     lines.append(
         f"Values: mean ± standard deviation. speed: {summary.baseline}'s mean / this mean "
         "(above 1.00x is faster than the baseline)."
+    )
+    lines.append(
+        "95% interval: of the geometric mean, from resampling every benchmark's values "
+        f"({BOOTSTRAP_RESAMPLES} bootstrap resamples); an interval that holds 1.00 is no "
+        "measured difference."
     )
     lines.append("n/a: not available on that interpreter; failed: see the logs/ of this report.")
     if summary.incomplete_rows:
@@ -179,6 +194,9 @@ def bench_document(
         "interpreters": interpreters,
         "benchmarks": benchmarks,
         "geometric_mean": {label: summary.geometric_mean(label) for label in summary.labels},
+        "geometric_mean_interval_95": {
+            label: summary.geometric_mean_interval(label) for label in summary.labels
+        },
         "geometric_mean_benchmarks": summary.complete_rows,
         "geometric_mean_of_parts": {
             part: {

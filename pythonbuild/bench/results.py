@@ -1,4 +1,4 @@
-"""Reading pyperf result files, and the maths: means, ratios, geometric means.
+"""Reading pyperf result files, and the maths: means, ratios, geometric means and their intervals.
 
 pyperf's JSON (format 1.0) nests metadata three deep: suite, benchmark, run; a run's effective
 metadata is the three merged (pyperf omits from the inner levels what the outer ones say). A
@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import json
 import math
+import random
 import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import BuildError
+
+BOOTSTRAP_RESAMPLES = 2000
 
 
 @dataclass(frozen=True)
@@ -113,6 +116,33 @@ class Summary:
         rows = self.complete_rows if part is None else self.part_rows(part)
         ratios = [self.ratio(row, label) for row in rows]
         return geometric_mean([r for r in ratios if r is not None])
+
+    def geometric_mean_interval(
+        self, label: str, part: str | None = None, resamples: int = BOOTSTRAP_RESAMPLES
+    ) -> tuple[float, float] | None:
+        """The 95% bootstrap interval of ``geometric_mean(label, part)``: the geometric mean
+        computed again from ``resamples`` resamplings (with replacement) of every benchmark's
+        values, the baseline's and ``label``'s each, and the 2.5th and 97.5th percentiles of
+        those. Seeded, so one set of results always gives the same interval. None for the
+        baseline itself and where there is no geometric mean."""
+        rows = self.complete_rows if part is None else self.part_rows(part)
+        if label == self.baseline or not rows:
+            return None
+        rng = random.Random(f"{self.baseline}/{label}/{part}")
+        pairs = [
+            (self.measurements[row][self.baseline].values, self.measurements[row][label].values)
+            for row in rows
+        ]
+
+        def resampled_mean(values: tuple[float, ...]) -> float:
+            return math.fsum(rng.choices(values, k=len(values))) / len(values)
+
+        means = sorted(
+            geometric_mean([resampled_mean(base) / resampled_mean(other) for base, other in pairs])
+            or 0.0
+            for _ in range(resamples)
+        )
+        return means[int(0.025 * resamples)], means[int(0.975 * resamples) - 1]
 
 
 def geometric_mean(values: list[float]) -> float | None:

@@ -204,6 +204,8 @@ def test_a_musl_root_holds_musl_busybox_and_certificates_and_no_glibc(tmp_path: 
     certs = helper / "etc" / "ssl" / "certs"
     certs.mkdir(parents=True)
     (certs / "ca-certificates.crt").write_bytes(b"-----BEGIN CERTIFICATE-----\n")
+    (helper / "etc" / "services").write_text("http 80/tcp www\n")
+    (helper / "etc" / "protocols").write_text("tcp 6 TCP\n")
     terminfo = helper / "usr" / "lib" / "terminfo" / "x"
     terminfo.mkdir(parents=True)
     (terminfo / "xterm").write_bytes(b"compiled xterm")
@@ -219,6 +221,8 @@ def test_a_musl_root_holds_musl_busybox_and_certificates_and_no_glibc(tmp_path: 
         assert loader is not None and loader.read() == b"\x7fELF musl"
     assert members["bin/sh"].linkname == "busybox" and "bin/busybox" in members
     assert members["lib/libc.musl-x86_64.so.1"].linkname == "ld-musl-x86_64.so.1"
+    assert members["usr/bin/ldd"].linkname == "/lib/ld-musl-x86_64.so.1"  # as Alpine's musl-utils
+    assert {"etc/services", "etc/protocols"} <= set(members)
     assert {"etc/ssl/cert.pem", "etc/ssl/certs/ca-certificates.crt"} <= set(members)
     # Terminal descriptions where Alpine keeps its base set, copies and no links.
     assert [n for n in members if n.startswith("etc/terminfo/")] == [

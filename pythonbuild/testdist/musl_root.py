@@ -7,7 +7,7 @@ flavor's), which a dynamic distribution must run on too. ``scratch``: nothing at
 empty ``/tmp``, where only a +static distribution can start. busybox and the certificates come
 from a Debian minbase system of the target's architecture with ``busybox-static`` and
 ``ca-certificates`` added (made once, kept in the cache like the other runtime systems), and
-so do the terminal descriptions (Debian's ``ncurses-base``, in minbase), which go where Alpine's
+so do ``/etc/services`` and ``/etc/protocols`` (``netbase``) and the terminal descriptions (Debian's ``ncurses-base``, in minbase), which go where Alpine's
 ``ncurses-terminfo-base`` puts them: ``/etc/terminfo``, one of the places our ncurses reads.
 """
 
@@ -38,8 +38,11 @@ from ..validate.data import elf_loader
 from .musl_runtime import extract_libc, musl_artifact
 
 MUSL_SYSTEMS = ("musl", "musl-newest", "scratch")
-RECIPE = 2  # bump when what goes into a root changes
-HELPER_PACKAGES = ("busybox-static", "ca-certificates")
+RECIPE = 3  # bump when what goes into a root changes
+HELPER_PACKAGES = ("busybox-static", "ca-certificates", "netbase")
+# Service and protocol names for getservbyname() and getaddrinfo() (netbase; Alpine's are in
+# alpine-baselayout-data).
+NETWORK_FILES = ("etc/services", "etc/protocols")
 HELPER_SUITE = "bookworm"
 # Alpine's names for the bundle (OpenSSL's default file under /etc/ssl, and Debian's).
 CERT_PATHS = ("etc/ssl/cert.pem", "etc/ssl/certs/ca-certificates.crt")
@@ -158,11 +161,16 @@ def root_tar(root: MuslRoot, libc: bytes | None, helper: Path | None) -> bytes:
         _add(tar, ROOT_TERMINFO)
         for name, data in _terminfo_entries(helper):
             _add(tar, f"{ROOT_TERMINFO}/{name}", data)
+        for path in NETWORK_FILES:
+            _add(tar, path, (helper / path).read_bytes())
         _add(tar, "etc/passwd", b"root:x:0:0:root:/root:/bin/sh\n")
         _add(tar, "etc/group", b"root:x:0:root\n")
         # As on Alpine: the loader is libc.so itself, and libc.musl-ARCH.so.1 names it too.
         _add(tar, root.loader, libc, mode=0o755)
         _add(tar, f"lib/libc.musl-{root.arch}.so.1", link=Path(root.loader).name)
+        # musl's loader started as "ldd" lists a program's libraries (Alpine's musl-utils has
+        # this ldd); CPython's tests ask it whether they run on musl (linked_to_musl).
+        _add(tar, "usr/bin/ldd", link="/" + root.loader)
     return out.getvalue()
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 from require_tool import require_tool
 
+from pythonbuild.bench.chroot import mounts_below
 from pythonbuild.linux import engine
 
 pytestmark = [
@@ -63,6 +64,10 @@ def own_engine(monkeypatch) -> Iterator[Path]:
             engine.stop_private_engine()
         pid = engine._read_pid()
         if pid is None or not engine._pid_alive(pid):
+            # A killed dockerd leaves its data root mounted (it makes it a mount of its own):
+            # unmount that first, or the directory and the mount stay behind on the machine.
+            for point in reversed(mounts_below(state)):
+                subprocess.run(["umount", "--lazy", point], check=False)
             shutil.rmtree(state, ignore_errors=True)
             shutil.rmtree(exec_root, ignore_errors=True)
             subprocess.run([ip, "link", "del", bridge], check=False)

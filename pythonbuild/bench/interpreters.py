@@ -73,8 +73,8 @@ class Interpreter:
 
     def command(self, executable: Path | str, *args: str) -> list[str]:
         """A command running ``executable`` (a path as this interpreter sees it) with ``args``."""
-        prefix = ["env", *(f"{k}={v}" for k, v in sorted(self.environ.items()))]
-        prefix = prefix if self.environ else []
+        environ = [f"{k}={v}" for k, v in sorted(self.environ.items())]
+        prefix = ["env", *environ] if environ else []
         prefix += list(self.launcher)
         prefix += ["chroot", str(self.chroot)] if self.chroot else []
         return [*prefix, str(executable), *args]
@@ -157,14 +157,24 @@ def _install_only_options(head: str) -> str:
     return last
 
 
-def label_from_directory(path: Path) -> str:
-    """From PYTHON.json (version and build options) when there is one, else the directory name."""
-    for candidate in (path / "python" / "PYTHON.json", path / "PYTHON.json"):
+def read_distribution_metadata(root: Path) -> tuple[dict, Path] | None:
+    """PYTHON.json of a distribution extracted at ``root`` (a full archive's, at either level)
+    and the directory holding it; None when there is none (install_only archives)."""
+    for candidate in (root / "python" / "PYTHON.json", root / "PYTHON.json"):
         try:
             meta = json.loads(candidate.read_text())
-            return f"{meta['python_version']}-{meta['build_options']}"
-        except (OSError, ValueError, KeyError, TypeError):
+        except (OSError, ValueError):
             continue
+        if isinstance(meta, dict):
+            return meta, candidate.parent
+    return None
+
+
+def label_from_directory(path: Path) -> str:
+    """From PYTHON.json (version and build options) when there is one, else the directory name."""
+    found = read_distribution_metadata(path)
+    if found is not None and {"python_version", "build_options"} <= found[0].keys():
+        return f"{found[0]['python_version']}-{found[0]['build_options']}"
     return path.name
 
 

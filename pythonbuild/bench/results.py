@@ -82,6 +82,11 @@ class Summary:
     # Named parts of the selection with a geometric mean of their own (name -> benchmark names),
     # e.g. the bundled C libraries apart from the interpreter core: see Catalog.parts.
     parts: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # geometric_mean_interval's results: the table and bench.json both show them, and each
+    # takes thousands of resamplings.
+    _intervals: dict[tuple[str, str | None, int], tuple[float, float]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     def ratio(self, row: str, label: str) -> float | None:
         """Speed of ``label`` relative to the baseline: > 1 means faster than the baseline."""
@@ -125,6 +130,8 @@ class Summary:
         values, the baseline's and ``label``'s each, and the 2.5th and 97.5th percentiles of
         those. Seeded, so one set of results always gives the same interval. None for the
         baseline itself and where there is no geometric mean."""
+        if (label, part, resamples) in self._intervals:
+            return self._intervals[label, part, resamples]
         rows = self.complete_rows if part is None else self.part_rows(part)
         if label == self.baseline or not rows:
             return None
@@ -142,7 +149,9 @@ class Summary:
             or 0.0
             for _ in range(resamples)
         )
-        return means[int(0.025 * resamples)], means[int(0.975 * resamples) - 1]
+        interval = means[int(0.025 * resamples)], means[int(0.975 * resamples) - 1]
+        self._intervals[label, part, resamples] = interval
+        return interval
 
 
 def geometric_mean(values: list[float]) -> float | None:

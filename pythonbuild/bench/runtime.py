@@ -12,7 +12,6 @@ that CPU.
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -22,19 +21,8 @@ from ..options import parse_options
 from ..paths import default_cache_dir
 from ..targets import get_target
 from ..testdist.emulated import emulation_for
-from ..testdist.musl_runtime import recorded_artifact
-
-_METADATA_PLACES = ("python/PYTHON.json", "PYTHON.json")
-
-
-def _metadata(root: Path) -> tuple[dict | None, Path | None]:
-    """PYTHON.json of an extracted full archive and the directory holding it (None: none)."""
-    for place in _METADATA_PLACES:
-        try:
-            return json.loads((root / place).read_text()), (root / place).parent
-        except (OSError, ValueError):
-            continue
-    return None, None
+from ..testdist.musl_runtime import recorded_libc_artifact
+from .interpreters import read_distribution_metadata
 
 
 def distribution_launcher(
@@ -42,8 +30,8 @@ def distribution_launcher(
 ) -> tuple[str, ...]:
     """The command prefix ``python`` (of the distribution extracted at ``root``, named
     ``source`` on the command line) needs to start here; empty when it starts as it is."""
-    metadata, top = _metadata(root)
-    if metadata is None or top is None:
+    found = read_distribution_metadata(root)
+    if found is None:
         loader = read_interpreter(python.resolve())
         if loader is None or os.path.exists(loader):
             return ()
@@ -52,6 +40,7 @@ def distribution_launcher(
             "not have; give the full archive of the same build (its build record names the C "
             "library to run it with)"
         )
+    metadata, top = found
     target = get_target(str(metadata["target_triple"]))
     if target.emulator is not None:
         cpu = target.gnu_triple.split("-")[0]
@@ -61,18 +50,10 @@ def distribution_launcher(
             f"{cpu} machine itself"
         )
     options = parse_options(str(metadata["build_options"]), implemented_only=False)
-    package = target.libc_package(options)
-    recorded = recorded_artifact(top / "build" / "inputs.json", package) if package else None
-    label = root.name
+    recorded = recorded_libc_artifact(target, options, top / "build" / "inputs.json")
+    namespace = work_dir / "namespaces" / root.name
+    scratch = namespace / "scratch"
     emulation = emulation_for(
-        target,
-        options,
-        python,
-        default_cache_dir(),
-        work_dir / "namespaces" / label / "scratch",
-        work_dir / "namespaces" / label / "logs",
-        recorded,
+        target, options, python, default_cache_dir(), scratch, namespace / "logs", recorded
     )
-    if emulation is None:
-        return ()
-    return tuple(emulation.launcher(work_dir / "namespaces" / label / "scratch"))
+    return tuple(emulation.launcher(scratch)) if emulation else ()

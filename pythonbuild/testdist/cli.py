@@ -25,7 +25,7 @@ from .distribution import Distribution, extract, inspect_archive
 from .emulated import check_architecture, emulated_subset, emulation_for
 from .exclusions import Exclusion, exclusions_for, load_exclusions
 from .musl_root import MUSL_SYSTEMS, musl_helper_spec
-from .musl_runtime import recorded_artifact
+from .musl_runtime import recorded_libc_artifact
 from .regrtest import RegrtestSettings, run_regrtest
 from .results import SKIPPED, CaseResult, Tally, summary_line, write_junit
 from .smoke import run_smoke_on_host
@@ -233,10 +233,10 @@ def _regrtest_settings(
 def _recorded_libc(dist: Distribution, target: Target, extracted: Path) -> str | None:
     """The C library step artifact a full archive's build record names (None: install_only,
     or a target whose C library is not built here)."""
-    package = target.libc_package(parse_options(dist.options, implemented_only=False))
-    if package is None or not dist.full:
+    if not dist.full:
         return None
-    return recorded_artifact(extracted / "python" / "build" / "inputs.json", package)
+    options = parse_options(dist.options, implemented_only=False)
+    return recorded_libc_artifact(target, options, extracted / "python" / "build" / "inputs.json")
 
 
 def _lease_ids(config: TestDistConfig, dist: Distribution, output: Path) -> list[str]:

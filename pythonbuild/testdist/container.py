@@ -23,14 +23,8 @@ from ..targets import Target
 from .exclusions import Exclusion, regrtest_arguments
 from .musl_root import MUSL_SYSTEMS, ensure_musl_root_image, musl_root_for
 from .musl_runtime import recorded_artifact
-from .regrtest import RegrtestSettings, regrtest_command
-from .results import (
-    FAILED,
-    CaseResult,
-    file_level_cases,
-    parse_regrtest_output,
-    read_regrtest_junit,
-)
+from .regrtest import RegrtestSettings, regrtest_cases, regrtest_command
+from .results import CaseResult
 from .smoke import SMOKE_SCRIPT, parse_smoke_results
 
 # Inside the container; the space is deliberate (see the smoke check runs_from_path_with_space).
@@ -189,18 +183,5 @@ def run_regrtest_in_container(
                 dest.write_bytes(data)
             else:
                 status = int(data.decode().strip() or "1")
-    suite_name = f"regrtest-{suite}"
-    cases = read_regrtest_junit(junit, suite_name) if junit.exists() else []
-    cases += file_level_cases(
-        parse_regrtest_output(logfile.read_text(errors="replace")), cases, suite_name
-    )
-    if status != 0 and not any(c.outcome == FAILED for c in cases):
-        cases.append(
-            CaseResult(
-                suite_name,
-                "regrtest",
-                FAILED,
-                message=f"regrtest in {suite} exited with status {status}; see {logfile}",
-            )
-        )
-    return cases
+    output = logfile.read_text(errors="replace")
+    return regrtest_cases(junit, output, status, logfile, f"regrtest-{suite}")

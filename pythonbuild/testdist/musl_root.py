@@ -7,8 +7,9 @@ flavor's), which a dynamic distribution must run on too. ``scratch``: nothing at
 empty ``/tmp``, where only a +static distribution can start. busybox and the certificates come
 from a Debian minbase system of the target's architecture with ``busybox-static`` and
 ``ca-certificates`` added (made once, kept in the cache like the other runtime systems), and
-so do ``/etc/services`` and ``/etc/protocols`` (``netbase``) and the terminal descriptions (Debian's ``ncurses-base``, in minbase), which go where Alpine's
-``ncurses-terminfo-base`` puts them: ``/etc/terminfo``, one of the places our ncurses reads.
+so do ``/etc/services`` and ``/etc/protocols`` (``netbase``) and the terminal descriptions
+(Debian's ``ncurses-base``, in minbase), which go where Alpine's ``ncurses-terminfo-base``
+puts them: ``/etc/terminfo``, one of the places our ncurses reads.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from ..options import BuildOptions
 from ..paths import default_cache_dir
 from ..targets import Target
 from ..validate.data import elf_loader
-from .musl_runtime import extract_libc, musl_artifact
+from .musl_runtime import LDD, extract_libc, musl_artifact
 
 MUSL_SYSTEMS = ("musl", "musl-newest", "scratch")
 RECIPE = 3  # bump when what goes into a root changes
@@ -170,7 +171,7 @@ def root_tar(root: MuslRoot, libc: bytes | None, helper: Path | None) -> bytes:
         _add(tar, f"lib/libc.musl-{root.arch}.so.1", link=Path(root.loader).name)
         # musl's loader started as "ldd" lists a program's libraries (Alpine's musl-utils has
         # this ldd); CPython's tests ask it whether they run on musl (linked_to_musl).
-        _add(tar, "usr/bin/ldd", link="/" + root.loader)
+        _add(tar, LDD.lstrip("/"), link="/" + root.loader)
     return out.getvalue()
 
 

@@ -19,6 +19,7 @@ from elftools.common.exceptions import ELFError
 from elftools.elf.elffile import ELFFile
 
 from ..errors import BuildError
+from ..options import BuildOptions
 from ..registry import load_registry
 from ..targets import Target
 from ..validate.data import elf_loader, elf_machines
@@ -38,6 +39,13 @@ def recorded_artifact(inputs_json: Path, step: str) -> str | None:
         return next(s["artifact"] for s in record["steps"] if s["name"] == step)
     except (OSError, ValueError, KeyError, TypeError, StopIteration):
         return None
+
+
+def recorded_libc_artifact(target: Target, options: BuildOptions, inputs_json: Path) -> str | None:
+    """The C library step artifact a full archive's build record names (None: no record, or
+    a target whose C library is not built here)."""
+    package = target.libc_package(options)
+    return recorded_artifact(inputs_json, package) if package else None
 
 
 def musl_artifact(

@@ -80,12 +80,21 @@ def run_regrtest(
         "HOME": os.environ.get("HOME", str(tmp)),
     }
     status, output = stream_process(cmd, env, tmp, log_file)
-    cases = read_regrtest_junit(junit) if junit.exists() else []
-    cases += file_level_cases(parse_regrtest_output(output), cases)
+    return regrtest_cases(junit, output, status, log_file)
+
+
+def regrtest_cases(
+    junit: Path, output: str, status: int | None, log_file: Path, suite: str = "regrtest"
+) -> list[CaseResult]:
+    """One case per test of a finished run (its JUnit file, if written, and what its output
+    says per file), plus a failed case when it exited non-zero with no failing test to show
+    for it (``status`` None: it left no status at all)."""
+    cases = read_regrtest_junit(junit, suite) if junit.exists() else []
+    cases += file_level_cases(parse_regrtest_output(output), cases, suite)
     if status != 0 and not any(c.outcome == FAILED for c in cases):
         cases.append(
             CaseResult(
-                "regrtest",
+                suite,
                 "regrtest",
                 FAILED,
                 message=f"regrtest exited with status {status}; see {log_file}",

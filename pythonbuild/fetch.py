@@ -10,11 +10,12 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Callable, Generator, Iterable, Iterator
+from contextlib import closing, contextmanager, nullcontext, suppress
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO, Protocol
@@ -52,8 +53,9 @@ class Mirror(Protocol):
 
     name: str
 
-    def candidates(self, source: Source) -> list[Location]:
-        """Where the bytes might be, best first; raises MirrorUnavailable when there is nowhere."""
+    def candidates(self, source: Source) -> Iterable[Location]:
+        """Where the bytes might be, best first; raises MirrorUnavailable when there is nowhere.
+        (An iterator is closed once the fetch is done with it, so it may hold files it made.)"""
         ...
 
 
@@ -86,6 +88,8 @@ class UpstreamMirror:
         if not source.upstream_serves_pinned_bytes:
             # Debian repacked the tarball or built the package; upstream's file can never match
             # the pin, so don't waste a download (or a confusing mismatch message) on it.
+            if source.is_wheel:
+                raise MirrorUnavailable("skipped (pinned bytes are a wheel on the package index)")
             what = "binary package" if source.is_debian_binary_package else "repack"
             raise MirrorUnavailable(f"skipped (pinned bytes are Debian's {what})")
         return [source.url]
@@ -122,12 +126,68 @@ class DebianArchiveMirror:
         return self.apt_root / "etc" / "apt"
 
 
+@dataclass(frozen=True)
+class PackageIndexMirror:
+    """The Python Package Index, as this host's pip is configured to reach it (index, proxy,
+    certificates): ``pip download`` of the one pinned wheel file, with its sha256 given to pip
+    too (``--require-hashes``). The file is then checked again like any download.
+
+    ``python`` runs pip (tests give another command).
+    """
+
+    python: tuple[str, ...] = (sys.executable,)
+    name: str = "pypi"
+
+    def candidates(self, source: Source) -> Iterator[Location]:
+        if not (source.is_wheel and source.pypi_project and source.pypi_file):
+            raise MirrorUnavailable("not a wheel on the package index")
+        with tempfile.TemporaryDirectory(prefix="standalone-python-pip-") as scratch:
+            wheel = self._download(source, Path(scratch))
+            yield wheel
+
+    def _download(self, source: Source, scratch: Path) -> Path:
+        assert source.pypi_project and source.pypi_file
+        requirements = scratch / "requirements.txt"
+        requirements.write_text(
+            f"{source.pypi_project}=={source.version} --hash=sha256:{source.sha256}\n"
+        )
+        command = [*self.python, "-m", "pip", "download", "--quiet", "--no-deps",
+                   "--only-binary=:all:", "--require-hashes", "--dest", str(scratch / "wheels"),
+                   *wheel_tag_arguments(source.pypi_file), "-r", str(requirements)]  # fmt: skip
+        try:
+            result = subprocess.run(command, capture_output=True, text=True, check=False)
+        except OSError as exc:
+            raise MirrorUnavailable(f"cannot run pip: {exc.strerror}") from None
+        wheel = scratch / "wheels" / source.pypi_file
+        if result.returncode != 0 or not wheel.is_file():
+            lines = [line for line in result.stderr.splitlines() if line.strip()]
+            raise MirrorUnavailable(
+                f"pip download failed: {lines[-1] if lines else f'exit {result.returncode}'}"
+            )
+        return wheel
+
+
+def wheel_tag_arguments(file_name: str) -> list[str]:
+    """``pip download`` options that select ``file_name``'s tags on any machine: its first
+    platform tag, its ABI tag and, for a pure-Python-tagged (``pyN``) wheel, ``py``."""
+    parts = file_name.removesuffix(".whl").split("-")
+    if len(parts) < 5:
+        raise BuildError(f"{file_name} is not a wheel file name (name-version-python-abi-platform)")
+    python, abi, platforms = parts[-3:]
+    arguments = ["--platform", platforms.split(".")[0], "--abi", abi.split(".")[0]]
+    first_python = python.split(".")[0]
+    if first_python.startswith("py") and first_python[2:].isdigit():
+        arguments += ["--implementation", "py"]
+    return arguments
+
+
 def default_mirrors(source_dir: Path | None) -> list[Mirror]:
-    """Cheapest and most trusted first: the user's own files, upstream, then Debian."""
+    """Cheapest and most trusted first: the user's own files, upstream, Debian, then the
+    Python Package Index (for the wheels there)."""
     mirrors: list[Mirror] = []
     if source_dir is not None:
         mirrors.append(LocalDirMirror(source_dir))
-    mirrors += [UpstreamMirror(), DebianArchiveMirror()]
+    mirrors += [UpstreamMirror(), DebianArchiveMirror(), PackageIndexMirror()]
     return mirrors
 
 
@@ -312,27 +372,12 @@ def fetch_source(
 
     failures: list[str] = []
     for mirror in mirrors:
+        started = time.monotonic()
         try:
-            locations = mirror.candidates(source)
-        except MirrorUnavailable as exc:
+            if _fetch_from(mirror, source, target, log, started):
+                return target
+        except _MirrorFailed as exc:
             failures.append(f"{mirror.name}: {exc}")
-            continue
-        rejections: list[tuple[Location, str]] = []
-        for location in locations:
-            started = time.monotonic()
-            try:
-                _fetch_into(source, location, target)
-            except _Rejected as exc:
-                log(f"fetch {source.name} {source.version} from {mirror.name} failed: {exc}")
-                rejections.append((location, str(exc)))
-                continue
-            elapsed = time.monotonic() - started
-            log(
-                f"fetch {source.name} {source.version} from {mirror.name}: "
-                f"{_human_size(source.size)} in {elapsed:.1f} s"
-            )
-            return target
-        failures.append(f"{mirror.name}: {_summarize(rejections)}")
 
     fix_dir = next((m.path for m in mirrors if isinstance(m, LocalDirMirror)), sources_dir)
     raise BuildError(
@@ -340,6 +385,35 @@ def fetch_source(
         f"{'; '.join(failures) or 'no mirrors configured'}. "
         f"Fix: put the verified file in {fix_dir} as {source.filename} or check downloads.yml"
     )
+
+
+class _MirrorFailed(Exception):
+    """A mirror had nothing, or nothing that verified; the message says why."""
+
+
+def _fetch_from(mirror: Mirror, source: Source, target: Path, log: Log, started: float) -> bool:
+    """Try ``mirror``'s candidates in turn; True once ``target`` holds the verified bytes."""
+    rejections: list[tuple[Location, str]] = []
+    try:
+        # (closing: a mirror's generator removes what it made for the fetch.)
+        candidates = mirror.candidates(source)
+        with closing(candidates) if isinstance(candidates, Generator) else nullcontext():
+            for location in candidates:
+                try:
+                    _fetch_into(source, location, target)
+                except _Rejected as exc:
+                    log(f"fetch {source.name} {source.version} from {mirror.name} failed: {exc}")
+                    rejections.append((location, str(exc)))
+                    continue
+                elapsed = time.monotonic() - started
+                log(
+                    f"fetch {source.name} {source.version} from {mirror.name}: "
+                    f"{_human_size(source.size)} in {elapsed:.1f} s"
+                )
+                return True
+    except MirrorUnavailable as exc:
+        raise _MirrorFailed(str(exc)) from None
+    raise _MirrorFailed(_summarize(rejections))
 
 
 def fetch_all(

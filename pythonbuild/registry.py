@@ -12,9 +12,10 @@ import yaml
 from .errors import BuildError, UsageError
 from .paths import RESOURCES
 
-ORIGINS = ("upstream", "debian-orig", "debian-repack", "debian-binary")
-# Origins whose bytes upstream never serves: a repacked tarball, or a Debian binary package.
-NOT_FROM_UPSTREAM = frozenset({"debian-repack", "debian-binary"})
+ORIGINS = ("upstream", "debian-orig", "debian-repack", "debian-binary", "pypi-wheel")
+# Origins whose bytes upstream never serves: a repacked tarball, a Debian binary package, a
+# wheel on the Python Package Index that repackages an upstream release.
+NOT_FROM_UPSTREAM = frozenset({"debian-repack", "debian-binary", "pypi-wheel"})
 
 _ENTRY_SCHEMA = {
     "type": "object",
@@ -31,6 +32,15 @@ _ENTRY_SCHEMA = {
             "required": ["package", "file"],
             "additionalProperties": False,
             "properties": {"package": {"type": "string"}, "file": {"type": "string"}},
+        },
+        "pypi": {
+            "type": "object",
+            "required": ["project", "file"],
+            "additionalProperties": False,
+            "properties": {
+                "project": {"type": "string"},
+                "file": {"type": "string", "pattern": "^[^/]+\\.whl$"},
+            },
         },
         "licenses": {"type": "array", "items": {"type": "string"}, "minItems": 1},
         "license_file": {"type": "string"},
@@ -65,6 +75,9 @@ class Source:
     # project (musl-static: musl): it is built by that project's build script and named so in
     # SBOMs and license files.
     project_name: str | None = None
+    # The wheel's project and file name on the Python Package Index (origin pypi-wheel).
+    pypi_project: str | None = None
+    pypi_file: str | None = None
     extra: dict = field(default_factory=dict, compare=False, hash=False)
 
     @property
@@ -74,6 +87,8 @@ class Source:
         if self.origin != "upstream" and self.debian_file:
             # Never store non-upstream bytes under the upstream name.
             name = self.debian_file
+        if self.is_wheel and self.pypi_file:
+            name = self.pypi_file
         return name
 
     @property
@@ -88,6 +103,11 @@ class Source:
     def is_debian_binary_package(self) -> bool:
         """A ``.deb`` (an ar archive holding ``data.tar.*``), not a source tarball."""
         return self.origin == "debian-binary"
+
+    @property
+    def is_wheel(self) -> bool:
+        """A wheel (a zip archive) from the Python Package Index, not a source tarball."""
+        return self.origin == "pypi-wheel"
 
 
 @dataclass(frozen=True)
@@ -170,6 +190,12 @@ def parse_registry(data: dict) -> Registry:
     sources = {}
     for name, entry in data.items():
         debian = entry.get("debian") or {}
+        pypi = entry.get("pypi") or {}
+        if (entry["origin"] == "pypi-wheel") != bool(pypi):
+            raise BuildError(
+                f"downloads.yml: {name} must have a pypi: {{project, file}} entry exactly when "
+                "its origin is pypi-wheel"
+            )
         sources[name] = Source(
             name=name,
             version=str(entry["version"]),
@@ -185,6 +211,8 @@ def parse_registry(data: dict) -> Registry:
             strip_components=entry.get("strip_components", 1),
             cpe=entry.get("cpe"),
             project_name=entry.get("project"),
+            pypi_project=pypi.get("project"),
+            pypi_file=pypi.get("file"),
         )
     registry = Registry(sources)
     for source in sources.values():

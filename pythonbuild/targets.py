@@ -48,6 +48,10 @@ class Target:
     # (None: the target builds no +static flavor; glibc cannot be linked statically into an
     # interpreter that resolves names and users through NSS modules it would load at run time).
     static_libc: str | None = None
+    # The registry package whose build makes the tree a glibc target links against instead of
+    # the Debian sysroot's glibc: glibc's headers and link stubs of glibc_floor (ziglang; see
+    # docs/glibc-floor.md). None: the sysroot suite's own glibc sets the floor.
+    glibc_stubs: str | None = None
 
     @property
     def foreign(self) -> bool:
@@ -60,6 +64,20 @@ class Target:
         if options.static:
             return self.static_libc
         return None if self.libc == "glibc" else self.libc
+
+    @property
+    def build_sysroot(self) -> str:
+        """The tree the build image's compiler drivers pass as --sysroot: the Debian sysroot,
+        or the one the first step of every build makes (a C library, glibc stubs)."""
+        if self.libc != "glibc":
+            return f"/tools/{self.libc}"
+        return "/tools/glibc" if self.glibc_stubs else "/sysroot"
+
+    def sysroot_package(self, options: BuildOptions) -> str | None:
+        """The registry package built before every other one of ``options`` builds, whose tree
+        (TARGET_SYSROOT) they all compile and link against: a C library built from source, or
+        the glibc stubs package. None: the Debian sysroot as it is."""
+        return self.libc_package(options) or (self.glibc_stubs if self.libc == "glibc" else None)
 
     def refusal(self, options: BuildOptions) -> str | None:
         """Why this target cannot build ``options`` (None: it can), as one line."""
@@ -112,6 +130,7 @@ def load_targets(path: Path = UNIX_DIR / "targets.yml") -> dict[str, Target]:
             libc=entry.get("libc", "glibc"),
             libc_link_names=tuple(entry.get("libc_link_names", [])),
             static_libc=entry.get("static_libc"),
+            glibc_stubs=entry.get("glibc_stubs"),
         )
     return targets
 

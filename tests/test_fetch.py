@@ -343,8 +343,8 @@ def test_fetch_all(tmp_path, server, mirrors, tarball):
 
 
 def test_default_mirrors_order(tmp_path):
-    assert [m.name for m in default_mirrors(tmp_path)] == ["local-dir", "upstream", "debian"]
-    assert [m.name for m in default_mirrors(None)] == ["upstream", "debian"]
+    assert [m.name for m in default_mirrors(tmp_path)] == ["local-dir", "upstream", "debian", "pypi"]
+    assert [m.name for m in default_mirrors(None)] == ["upstream", "debian", "pypi"]
 
 
 # --- Debian pool and apt configuration -------------------------------------------------------

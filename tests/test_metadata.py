@@ -112,7 +112,7 @@ def document(out: Path, facts: dict, options: BuildOptions | None = None) -> dic
         artifacts_for(out, facts), facts, registry, module_libraries(), options
     )
     return metadata.build_python_json(
-        facts, build_info, get_target(TARGET), options, registry.cpython("3.13"), "2.31"
+        facts, build_info, get_target(TARGET), options, registry.cpython("3.13"), "2.17"
     )
 
 
@@ -355,7 +355,7 @@ def test_document_values_and_schema(out_tree: Path, facts: dict):
     assert doc["python_paths"]["data"] == "install"
     assert doc["python_stdlib_platform_config"] == INSTALL_LIBPL
     assert doc["python_implementation_version"] == ["3", "13", "15", "final", "0"]
-    assert doc["crt_features"] == ["glibc-dynamic", "glibc-max-symbol-version:2.31"]
+    assert doc["crt_features"] == ["glibc-dynamic", "glibc-max-symbol-version:2.17"]
     assert doc["build_info"]["core"]["shared_lib"] == "install/lib/libpython3.13.so.1.0"
     assert extension(doc, "builtins") == {
         "in_core": True, "init_fn": "NULL", "links": [], "objs": [], "required": True,
@@ -384,16 +384,16 @@ def test_glibc_version_is_checked(out_tree: Path, facts: dict):
     registry = load_registry()
     args = (facts, {}, get_target(TARGET), BuildOptions(), registry.cpython("3.13"))
     with pytest.raises(BuildError, match="newer than"):
-        metadata.build_python_json(*args, "2.34")
+        metadata.build_python_json(*args, "2.18")
     with pytest.raises(BuildError, match=re.escape("is not X.Y")):
-        metadata.build_python_json(*args, "GLIBC_2.31")
+        metadata.build_python_json(*args, "GLIBC_2.17")
 
 
 def test_interpreter_version_must_match_the_pinned_source(facts: dict):
     facts["python_version"] = "3.13.14"
     cpython = load_registry().cpython("3.13")
     with pytest.raises(BuildError, match=re.escape("says 3.13.14")):
-        metadata.build_python_json(facts, {}, get_target(TARGET), BuildOptions(), cpython, "2.31")
+        metadata.build_python_json(facts, {}, get_target(TARGET), BuildOptions(), cpython, "2.17")
 
 
 @pytest.mark.parametrize(

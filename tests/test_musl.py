@@ -114,14 +114,15 @@ def test_the_musl_image_links_against_the_built_musl() -> None:
     assert "ln -s /tools/musl/lib/ld-musl-x86_64.so.1 /lib/" in dockerfile
     assert images.build_image_name(MUSL).endswith("/build-x86_64-linux-musl-bullseye")
     gnu = images.planned_build_image(GNU).dockerfile
-    assert "TARGET_SYSROOT" not in gnu and "static-libgcc" not in gnu
+    assert "ENV TARGET_SYSROOT=/tools/glibc" in gnu and "static-libgcc" not in gnu
+    assert "ld-musl" not in gnu
 
 
 def test_crt_features_of_a_musl_build() -> None:
     assert metadata._crt_features(MUSL, None, "1.2.3") == ["musl-dynamic", "musl-version:1.2.3"]
     with pytest.raises(BuildError, match=r"needs GLIBC_2\.17"):
         metadata._crt_features(MUSL, "2.17", "1.2.3")
-    assert metadata._crt_features(GNU, "2.31", None)[0] == "glibc-dynamic"
+    assert metadata._crt_features(GNU, "2.17", None)[0] == "glibc-dynamic"
 
 
 def _elf_header(machine: int) -> bytes:

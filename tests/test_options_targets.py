@@ -45,7 +45,8 @@ def test_every_option_set_is_buildable():
 
 def test_targets_yml_describes_x86_64():
     target = get_target("x86_64-unknown-linux-gnu")
-    assert target.glibc_floor == "2.31" and target.sysroot == "bullseye"
+    assert target.glibc_floor == "2.17" and target.sysroot == "bullseye"
+    assert target.glibc_stubs == "ziglang" and target.build_sysroot == "/tools/glibc"
     assert "libc.so.6" in target.needed_libraries
     packages_313 = target.packages_for("3.13")
     assert "openssl" in packages_313 and "zstd" not in packages_313

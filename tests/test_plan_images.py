@@ -83,7 +83,9 @@ def test_build_dockerfile_renders_toolchain_and_sysroot():
     assert "FROM base:1" in text and "COPY --from=sysroot:1 / /sysroot/" in text
     for package in ("clang-19", "lld-19", "llvm-19", "make", "perl", "patchelf"):
         assert package in text
-    assert "--sysroot=/sysroot" in text
+    # The glibc floor's tree (made by the first step), not the Debian sysroot's newer glibc.
+    assert "--sysroot=/tools/glibc -fuse-ld=lld -Wno-unused" in text
+    assert "ENV TARGET_SYSROOT=/tools/glibc" in text
 
 
 def test_image_tags_follow_inputs():

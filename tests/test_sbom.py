@@ -186,6 +186,18 @@ def test_spdx_names_every_bundled_library(spdx):
                 "checksum": f"sha256:{source.sha256}",
                 "download_url": source.url,
             }
+        elif source.is_wheel:
+            # A wheel's bytes: the purl names the file on the package index.
+            assert package["downloadLocation"] == "NOASSERTION"
+            assert (purl.type, purl.name, purl.version) == (
+                "pypi",
+                source.pypi_project,
+                source.version,
+            )
+            assert purl.qualifiers == {
+                "checksum": f"sha256:{source.sha256}",
+                "file_name": source.pypi_file,
+            }
         else:
             # Debian's bytes: upstream's URL would pair the checksum with other bytes.
             assert package["downloadLocation"] == "NOASSERTION"
@@ -246,6 +258,9 @@ def test_cyclonedx_contents(cyclonedx):
         if source.upstream_serves_pinned_bytes:
             assert component["purl"].startswith(f"pkg:generic/{name}@")
             assert component["externalReferences"][0]["url"] == source.url
+        elif source.is_wheel:
+            assert component["purl"].startswith(f"pkg:pypi/{source.pypi_project}@")
+            assert "externalReferences" not in component
         else:
             assert component["purl"].startswith("pkg:deb/debian/")
             assert "externalReferences" not in component

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import re
 import tarfile
+import zipfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import cache
 from pathlib import Path, PurePosixPath
@@ -119,10 +120,12 @@ def _read_license_text(source: Source, tarball: Path) -> bytes:
         if source.is_debian_binary_package:
             with open_deb_data(tarball) as archive:
                 found = _license_member_text(source, archive)
+        elif source.is_wheel:
+            found = _wheel_member_text(source, tarball)
         else:
             with tarfile.open(tarball, "r:*") as archive:
                 found = _license_member_text(source, archive)
-    except (tarfile.TarError, OSError) as exc:
+    except (tarfile.TarError, zipfile.BadZipFile, OSError) as exc:
         raise BuildError(f"cannot read {tarball} for {source.name}'s license: {exc}") from None
     if found is None:
         raise BuildError(
@@ -131,6 +134,14 @@ def _read_license_text(source: Source, tarball: Path) -> bytes:
             "license_file in downloads.yml"
         )
     return found
+
+
+def _wheel_member_text(source: Source, wheel: Path) -> bytes | None:
+    with zipfile.ZipFile(wheel) as archive:
+        try:
+            return archive.read(source.license_file)
+        except KeyError:
+            return None
 
 
 def _license_member_text(source: Source, archive: tarfile.TarFile) -> bytes | None:
@@ -228,7 +239,9 @@ def _crt_features(
     the C library is inside (the version says which)."""
     if target.libc == "musl":
         if glibc_max_symbol_version is not None:
-            raise BuildError(f"a musl build for {target.triple} needs GLIBC_{glibc_max_symbol_version}")
+            raise BuildError(
+                f"a musl build for {target.triple} needs GLIBC_{glibc_max_symbol_version}"
+            )
         if not libc_version:
             raise BuildError(f"no musl version for {target.triple}'s C runtime description")
         return ["static" if static else "musl-dynamic", f"musl-version:{libc_version}"]

@@ -116,6 +116,8 @@ def step_environment(request: BuildRequest, step: Step) -> dict[str, str]:
         ),
         **target_flags(request.target, request.options),
     }
+    if step.name == request.target.glibc_stubs and request.target.glibc_floor:
+        env["GLIBC_FLOOR"] = request.target.glibc_floor
     if step.name == "cpython":
         modules = extension_modules_for(request.python)
         env.update(cpython_features(request))
@@ -234,7 +236,7 @@ def make_plan(request: BuildRequest, registry: Registry, image_tag: str) -> Buil
     if refusal is not None:
         raise UsageError(refusal)
     packages = registry.build_order(
-        target.packages_for(request.python), target.libc_package(request.options)
+        target.packages_for(request.python), target.sysroot_package(request.options)
     )
     flags = {
         **target_flags(request.target, request.options),
@@ -249,7 +251,7 @@ def make_plan(request: BuildRequest, registry: Registry, image_tag: str) -> Buil
             raise BuildError(
                 f"package {name} has no build script; add cpython-unix/build-{project}.sh"
             )
-        depends = registry.step_inputs(name, target.libc_package(request.options))
+        depends = registry.step_inputs(name, target.sysroot_package(request.options))
         step = Step(name, registry[name], script, depends, extra_files=patches_for(name))
         step.key = step_key(image_tag, step, request, [keys[d] for d in step.depends], flags)
         keys[name] = step.key

@@ -67,6 +67,14 @@ def debian_file_purl(source: Source) -> str:
     return f"pkg:deb/debian/{_purl_quote(name)}@{_purl_quote(version)}?arch={arch}&{checksum}"
 
 
+def pypi_file_purl(source: Source) -> str:
+    """``pkg:pypi`` for a wheel from the Python Package Index: the project, version and file."""
+    assert source.pypi_project and source.pypi_file
+    name = source.pypi_project.lower().replace("_", "-")
+    qualifiers = f"checksum=sha256:{source.sha256}&file_name={_purl_quote(source.pypi_file)}"
+    return f"pkg:pypi/{_purl_quote(name)}@{_purl_quote(source.version)}?{qualifiers}"
+
+
 def debian_purl(package: DebianPackage, suite: str) -> str:
     purl = f"pkg:deb/debian/{_purl_quote(package.name)}"
     if package.version:
@@ -92,11 +100,12 @@ def _source_component(
     download_url = source.url
     purl = generic_purl(name, source.version, source.url, source.sha256)
     if not source.upstream_serves_pinned_bytes:
-        # The bytes are Debian's (a repack or a binary package): the upstream URL serves other
-        # bytes, so it is no download location for this checksum. The purl names Debian's file.
+        # The bytes are Debian's (a repack or a binary package) or a wheel's: the upstream URL
+        # serves other bytes, so it is no download location for this checksum. The purl names
+        # the file that was pinned.
         properties.append(("standalone-python:upstream-url", source.url))
         download_url = ""
-        purl = debian_file_purl(source)
+        purl = pypi_file_purl(source) if source.is_wheel else debian_file_purl(source)
     return Component(
         ref=ref,
         name=name,

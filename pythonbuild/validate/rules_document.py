@@ -108,8 +108,8 @@ def _licenses(dist: Distribution) -> Iterator[Finding]:
     """Each bundled library's license text ships, and each module names its libraries'."""
     registry = load_registry()
     python = dist.doc["python_major_minor_version"]
-    libc = dist.target.libc_package(dist.options)
-    bundled = registry.build_order(dist.target.packages_for(python), libc)
+    first = dist.target.sysroot_package(dist.options)
+    bundled = registry.build_order(dist.target.packages_for(python), first)
     for name in bundled:
         path = f"{LICENSES_DIR}/{license_file_name(registry[name])}"
         file = dist.doc_path(path)

@@ -1,0 +1,147 @@
+#!/usr/bin/env bash
+# ziglang: not a compiler for us but glibc's interface at an older version. A glibc target whose
+# targets.yml glibc_floor is older than its Debian sysroot's glibc builds this first; every other
+# step compiles and links against the tree it installs, TARGET_SYSROOT (the image's target-clang
+# passes it as --sysroot), so that no binary can bind a symbol newer than GLIBC_FLOOR:
+#   usr/include        glibc's headers as zig ships them, __GLIBC_MINOR__ fixed to the floor (zig
+#                      guards what later versions added with it), and the Linux kernel's
+#   lib/<multiarch>    link stubs of libc, libm, libpthread, ... and the loader, which export
+#                      exactly what that glibc version exported, with its symbol versions (zig
+#                      makes them from the per-version symbol lists it ships)
+#   usr/lib/<multiarch> the Debian sysroot's crt objects, libc_nonshared.a and libc.so script
+#   usr/lib/gcc/...    and its GCC runtime
+# The stubs have no code: they are for the linker only, and never run or ship. Debian's crt
+# objects and libc_nonshared.a are glibc 2.31's, which bind only symbols older than 2.17.
+# common.sh is not sourced: it unpacks source tarballs, and this is a wheel (a zip archive).
+set -euo pipefail
+: "${SOURCE:?}" "${TARGET_SYSROOT:?}" "${GLIBC_FLOOR:?}" "${GNU_TRIPLE:?}"
+DESTDIR=/out
+root="${DESTDIR}${TARGET_SYSROOT}"
+work=/build/ziglang
+mkdir -p "${work}/wheel" "${root}"
+
+stage() { echo "=== $1"; }
+
+stage "unpack"
+python3 -m zipfile -e "${SOURCE}" "${work}/wheel"
+zig="${work}/wheel/ziglang/zig"
+chmod 0755 "${zig}"
+"${zig}" version
+
+# zig names targets by its own CPU names and the C library version (x86_64-linux-gnu.2.17).
+arch="${GNU_TRIPLE%%-*}"
+abi="${GNU_TRIPLE##*-}"
+case "${arch}" in
+    i?86) zig_arch=x86 ;;
+    armv7*) zig_arch=arm ;;
+    *) zig_arch="${arch}" ;;
+esac
+zig_target="${zig_arch}-linux-${abi}.${GLIBC_FLOOR}"
+# The Debian sysroot's multiarch directory (x86_64-linux-gnu, i386-linux-gnu, ...): where its
+# crt objects are, and where the tree keeps the same files.
+nonshared=(/sysroot/usr/lib/*/libc_nonshared.a)
+multiarch_dir="${nonshared[0]%/libc_nonshared.a}"
+multiarch="${multiarch_dir##*/}"
+
+stage "stubs for glibc ${GLIBC_FLOOR} (${zig_target})"
+# Linking a program against every library makes zig generate all the stubs, into a cache of
+# this step's own; the compile's -v output lists the header directories zig uses for the target.
+export ZIG_GLOBAL_CACHE_DIR="${work}/zig-cache" ZIG_LOCAL_CACHE_DIR="${work}/zig-local-cache"
+echo 'int main(void) { return 0; }' > "${work}/probe.c"
+"${zig}" cc -target "${zig_target}" -fno-sanitize=all -v -o "${work}/probe" "${work}/probe.c" \
+    -lm -lpthread -ldl -lrt -lutil -lresolv 2> "${work}/zig-cc.log" \
+    || { cat "${work}/zig-cc.log" >&2; exit 1; }
+maps=("${ZIG_GLOBAL_CACHE_DIR}"/o/*/all.map)
+if [[ ${#maps[@]} -ne 1 || ! -f "${maps[0]}" ]]; then
+    echo "ziglang: expected one directory of glibc stubs in zig's cache, found ${#maps[@]}" >&2
+    exit 1
+fi
+stubs="${maps[0]%/all.map}"
+mkdir -p "${root}/lib/${multiarch}" "${root}/usr/lib/${multiarch}"
+for library in "${stubs}"/*.so.*; do
+    soname=$(readelf -d "${library}" | sed -n 's/.*(SONAME).*\[\(.*\)\]$/\1/p')
+    install -m 0644 "${library}" "${root}/lib/${multiarch}/${soname}"
+    echo "stub ${soname}"
+done
+
+stage "headers"
+# zig's include directories for the target, most specific first; copied least specific first so
+# that a more specific header replaces a generic one, as the search order would pick it. Its own
+# lib/include (the compiler's builtin headers) is left out: clang brings its own.
+mapfile -t include_dirs < <(sed -n '/^#include <...> search starts here:$/,/^End of search list.$/p' \
+    "${work}/zig-cc.log" | sed '1d;$d;s/^ //' | grep '/lib/libc/include/')
+if [[ ${#include_dirs[@]} -lt 2 ]]; then
+    echo "ziglang: zig cc -v listed no libc header directories (${work}/zig-cc.log)" >&2
+    exit 1
+fi
+mkdir -p "${root}/usr/include"
+for ((i = ${#include_dirs[@]} - 1; i >= 0; i--)); do
+    echo "headers from ${include_dirs[i]#"${work}/wheel/"}"
+    cp -R "${include_dirs[i]}/." "${root}/usr/include/"
+done
+# zig passes -D__GLIBC_MINOR__ on its command line; here the headers say it themselves.
+features="${root}/usr/include/features.h"
+marker='/\* zig patch: we pass `-D__GLIBC_MINOR__=XX` depending on the target. \*/'
+if ! grep -q "^${marker}\$" "${features}"; then
+    echo "ziglang: features.h has no line where zig leaves __GLIBC_MINOR__ out; zig changed" >&2
+    exit 1
+fi
+sed -i "s|^${marker}\$|#define __GLIBC_MINOR__ ${GLIBC_FLOOR#*.}|" "${features}"
+
+stage "crt objects and compiler runtime"
+for file in crt1.o Scrt1.o crti.o crtn.o libc_nonshared.a libc.so; do
+    cp -a "${multiarch_dir}/${file}" "${root}/usr/lib/${multiarch}/"
+done
+# The other libraries' development names point at the stubs. (libc.so is Debian's linker
+# script: the stub libc, libc_nonshared.a and the loader, at paths this tree has too.)
+for library in "${root}/lib/${multiarch}"/lib*.so.*; do
+    name="${library##*/}"
+    if [[ "${name}" != libc.so.* && "${name}" != libgcc_s.so.* ]]; then
+        ln -sfn "../../../lib/${multiarch}/${name}" "${root}/usr/lib/${multiarch}/${name%%.so.*}.so"
+    fi
+done
+# The loader, where the libc.so script and the programs' PT_INTERP name it.
+loader_path=$(grep -o 'AS_NEEDED ( [^ ]* )' "${multiarch_dir}/libc.so" | awk '{print $3}')
+loader_name="${loader_path##*/}"
+if [[ ! -f "${root}/lib/${multiarch}/${loader_name}" ]]; then
+    echo "ziglang: no stub for the loader ${loader_name}" >&2
+    exit 1
+fi
+if [[ "${loader_path}" != "/lib/${multiarch}/${loader_name}" ]]; then
+    mkdir -p "${root}${loader_path%/*}"
+    ln -sfn "$(realpath -m --relative-to="${loader_path%/*}" "/lib/${multiarch}/${loader_name}")" \
+        "${root}${loader_path}"
+fi
+cp -a /sysroot/usr/lib/gcc "${root}/usr/lib/"
+cp -a "/sysroot/lib/${multiarch}"/libgcc_s.so.1 "${root}/lib/${multiarch}/"
+
+stage "check"
+# A program linked against the tree binds nothing newer than the floor and runs here.
+cat > "${work}/check.c" <<'EOF'
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <sys/stat.h>
+static void *run(void *arg) { return arg; }
+int main(void) {
+    struct stat st;
+    pthread_t thread;
+    if (stat("/", &st) != 0 || pthread_create(&thread, NULL, run, NULL) != 0) return 1;
+    pthread_join(thread, NULL);
+    printf("glibc %d.%d headers, sqrt(2)=%.3f\n", __GLIBC__, __GLIBC_MINOR__, sqrt(2.0));
+    return 0;
+}
+EOF
+clang="target-clang --sysroot=${root}"
+${clang} ${TARGET_CFLAGS:-} -O2 ${TARGET_LDFLAGS:-} -o "${work}/check" "${work}/check.c" -lm -lpthread
+newest=$(readelf -V --wide "${work}/check" | grep -o 'GLIBC_[0-9][0-9.]*' | sed 's/GLIBC_//' \
+    | sort -uV | tail -1)
+echo "check program: newest symbol version GLIBC_${newest}"
+if [[ "$(printf '%s\n%s\n' "${newest}" "${GLIBC_FLOOR}" | sort -V | tail -1)" != "${GLIBC_FLOOR}" ]]; then
+    echo "ziglang: a program linked against the tree needs GLIBC_${newest}, newer than ${GLIBC_FLOOR}" >&2
+    exit 1
+fi
+if [[ -z "${BUILD_CC:-}" ]]; then
+    "${work}/check"
+fi
+stage "done"

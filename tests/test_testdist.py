@@ -72,6 +72,7 @@ def _doc(*entries: dict, targets: str = "*") -> dict:
         ({"module": "test.test_x", "reason": "r"}, "no package prefix"),
         ({"case": "test_x.A.b", "reason": "r"}, "full test id"),
         ({"module": "test_x", "reason": "r", "why": "extra"}, "unknown keys"),
+        ({"module": "test_x", "reason": "r", "systems": "debian"}, "list of system names"),
         ("test_x", "must be a mapping"),
     ],
 )
@@ -119,6 +120,41 @@ def test_exclusions_select_by_version_target_and_options():
     ]
     assert names("x86_64_v3-unknown-linux-gnu", "noopt") == ["test_all", "test_v"]
     assert exclusions_for(table, "3.15", "x86_64-unknown-linux-gnu", "noopt") == []
+
+
+def test_exclusions_limited_to_container_systems():
+    """``systems``: only in those --in-container systems (by name, kind or pattern), never on
+    this machine; a run's list holds what applies in any of its systems."""
+    table = parse_exclusions(
+        _doc(
+            {"module": "test_all", "reason": "everywhere"},
+            {"module": "test_services", "reason": "no netbase", "systems": ["debian"]},
+            {"module": "test_ptrace", "reason": "seccomp", "systems": ["*"]},
+            {"module": "test_old", "reason": "bullseye's", "systems": ["bullseye"]},
+        )
+    )
+
+    def names(systems: dict[str, str] | None) -> list[str]:
+        chosen = exclusions_for(table, "3.13", "x86_64-unknown-linux-gnu", "noopt", systems=systems)
+        return [e.test for e in chosen]
+
+    assert names(None) == ["test_all"]
+    assert names({"trixie": "debian"}) == ["test_all", "test_services", "test_ptrace"]
+    assert names({"musl": "musl"}) == ["test_all", "test_ptrace"]
+    both = names({"musl": "musl", "bullseye": "debian"})
+    assert both == ["test_all", "test_services", "test_ptrace", "test_old"]
+    services = next(e for e in table["3.13"] if e.test == "test_services")
+    assert services.applies_in("sid", "debian") and not services.applies_in("musl", "musl")
+    assert not services.applies_in(None)
+    # The shipped list leaves the bare systems' gaps out only there.
+    shipped = load_exclusions()
+    host = exclusions_for(shipped, "3.13", "x86_64-unknown-linux-gnu", "noopt")
+    debian = exclusions_for(
+        shipped, "3.13", "x86_64-unknown-linux-gnu", "noopt", systems={"bullseye": "debian"}
+    )
+    gone = {e.test for e in debian} - {e.test for e in host}
+    assert "test.test_socket.GeneralModuleTests.testGetServBy" in gone
+    assert "test.test_external_inspection.TestGetStackTrace.test_self_trace" in gone
 
 
 def test_regrtest_arguments_put_modules_last_and_cases_in_an_ignore_file(tmp_path):

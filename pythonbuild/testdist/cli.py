@@ -139,6 +139,11 @@ def _archive_stem(archive: Path) -> str:
     return archive.name
 
 
+def system_kind(system: str) -> str:
+    """What an --in-container system is: "musl" (a musl root) or "debian" (a Debian suite)."""
+    return "musl" if system in MUSL_SYSTEMS else "debian"
+
+
 def _excluded_cases(exclusions: list[Exclusion]) -> list[CaseResult]:
     return [
         CaseResult(EXCLUDED_SUITE, e.test, SKIPPED, message=f"excluded: {e.reason}")
@@ -178,8 +183,9 @@ def _run_checks(
                 )
                 if config.regrtest:
                     settings = _regrtest_settings(config, dist, target)
+                    here = [e for e in exclusions if e.applies_in(suite, system_kind(suite))]
                     cases += run_regrtest_in_container(
-                        engine, suite, image, install, exclusions, settings, work, output / "logs"
+                        engine, suite, image, install, here, settings, work, output / "logs"
                     )
         finally:
             engine.close()
@@ -266,9 +272,10 @@ def run(config: TestDistConfig) -> int:
             "give the -full.tar.zst archive for --regrtest"
         )
     emulated = get_target(dist.target).foreign  # its programs run under qemu-user here
+    systems = {suite: system_kind(suite) for suite in config.containers}
     exclusions = (
         exclusions_for(
-            load_exclusions(), dist.python_minor, dist.target, dist.options, emulated=emulated
+            load_exclusions(), dist.python_minor, dist.target, dist.options, emulated, systems
         )
         if config.regrtest
         else []

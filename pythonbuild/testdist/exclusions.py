@@ -5,8 +5,11 @@ or ``*``) -> list of entries. An entry leaves out either a whole test file (``mo
 passed to regrtest as ``-x``) or test cases (``case: test.test_os.FileTests.test_access`` or a
 glob such as ``test.test_os.*.test_chown*``, written to an ``--ignorefile``), and always says
 why (``reason``). Optional ``options`` (fnmatch patterns of build options, e.g.
-``freethreaded+*``) limit an entry to some builds, and ``emulated: true`` to runs of a target
-whose programs run here under qemu-user (a limitation of the emulator, not of the target).
+``freethreaded+*``) limit an entry to some builds, ``emulated: true`` to runs of a target
+whose programs run here under qemu-user (a limitation of the emulator, not of the target), and
+``systems`` to runs in some ``--in-container`` systems: fnmatch patterns of their names, or
+``debian`` (any Debian suite) or ``musl`` (any musl root); ``"*"`` is every container system,
+never this machine.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ EXCLUSIONS_FILE = RESOURCES / "testdist" / "exclusions.yml"
 _MODULE_NAME = re.compile(r"test_\w+")
 # Case ids as regrtest reports them; a pattern with a dot and no wildcard must be a full id.
 _CASE_ID = re.compile(r"test\.[\w.]+|[\w.*?\[\]]*[*?\[][\w.*?\[\]]*")
-_ENTRY_KEYS = {"module", "case", "reason", "options", "emulated"}
+_ENTRY_KEYS = {"module", "case", "reason", "options", "emulated", "systems"}
 
 
 @dataclass(frozen=True)
@@ -38,11 +41,21 @@ class Exclusion:
     targets: str  # the target pattern the entry was listed under
     options: tuple[str, ...] = ()  # empty: every build
     emulated: bool = False  # only where the target's programs run under qemu-user
+    systems: tuple[str, ...] = ()  # only in these --in-container systems; empty: everywhere
 
     def applies_to(self, target: str, options: str, emulated: bool = False) -> bool:
         if not fnmatch.fnmatchcase(target, self.targets) or (self.emulated and not emulated):
             return False
         return not self.options or any(fnmatch.fnmatchcase(options, o) for o in self.options)
+
+    def applies_in(self, system: str | None, kind: str | None = None) -> bool:
+        """Whether it applies in ``system`` (an --in-container name of ``kind``, "debian" or
+        "musl"; None: this machine)."""
+        if not self.systems:
+            return True
+        if system is None:
+            return False
+        return any(fnmatch.fnmatchcase(system, p) or p == kind for p in self.systems)
 
 
 def _entry(raw: object, where: str, targets: str) -> Exclusion:
@@ -75,7 +88,12 @@ def _entry(raw: object, where: str, targets: str) -> Exclusion:
     emulated = raw.get("emulated", False)
     if not isinstance(emulated, bool):
         raise BuildError(f"{where} ({test}): emulated is true or false, not {emulated!r}")
-    return Exclusion(kind, test, reason, targets, tuple(str(o) for o in options), emulated)
+    systems = raw.get("systems", ())
+    if not isinstance(systems, list | tuple) or not all(isinstance(x, str) for x in systems):
+        raise BuildError(f"{where} ({test}): systems is a list of system names or patterns")
+    return Exclusion(
+        kind, test, reason, targets, tuple(str(o) for o in options), emulated, tuple(systems)
+    )
 
 
 def parse_exclusions(data: object, source: str = "exclusions") -> dict[str, list[Exclusion]]:
@@ -123,9 +141,17 @@ def exclusions_for(
     target: str,
     options: str,
     emulated: bool = False,
+    systems: dict[str, str] | None = None,
 ) -> list[Exclusion]:
-    """The entries for one run; ``emulated``: the target's programs run under qemu-user."""
-    return [e for e in table.get(python_minor, []) if e.applies_to(target, options, emulated)]
+    """The entries for one run; ``emulated``: the target's programs run under qemu-user;
+    ``systems``: the --in-container systems it runs in (name -> kind; None: this machine).
+    An entry limited to some systems is in the list if it applies in one of them."""
+    places: list[tuple[str | None, str | None]] = list((systems or {}).items()) or [(None, None)]
+    return [
+        e
+        for e in table.get(python_minor, [])
+        if e.applies_to(target, options, emulated) and any(e.applies_in(*p) for p in places)
+    ]
 
 
 def regrtest_arguments(

@@ -101,7 +101,12 @@ def elf_tree(tmp_path_factory) -> Path:
     _compile("int foreign(void) { return 1; }", foreign, [])
     exports = "int PyExpat_XML_ParserCreate(void) { return 0; }"
     _compile(MODULE_C % {"name": "good", "extra": exports}, root / GOOD, HARDENED)
-    leaks = "int SSL_new(void) { return 0; }\nint sqlite3_open(void) { return 0; }"
+    # (and a call to a function no library defines, as one glibc 2.17 lacks would be)
+    leaks = (
+        "int SSL_new(void) { return 0; }\nint sqlite3_open(void) { return 0; }\n"
+        "extern int glibc_2_99_function(void);\n"
+        "int use_new(void) { return glibc_2_99_function(); }"
+    )
     bad_flags = [
         *UNHARDENED, "-Wl,-rpath,/opt/lib:$ORIGIN/../lib", "-Wl,--no-as-needed",
         f"-L{foreign.parent}", "-lforeign",
@@ -140,6 +145,9 @@ def test_elf_reader_sees_hardening(elf_tree: Path):
     assert "PyInit_good" in good.exported and "snprintf" in bad.imported
     assert {"SSL_new", "sqlite3_open"} <= bad.exported
     assert "libforeign.so" in bad.needed and "/opt/lib:$ORIGIN/../lib" in bad.runpaths
+    # glibc's functions carry its symbol versions; the function defined nowhere carries none.
+    assert bad.unversioned_imports == {"glibc_2_99_function"}
+    assert not good.unversioned_imports
 
 
 def test_hardened_module_passes_and_each_defect_is_reported(elf_tree: Path):
@@ -154,6 +162,7 @@ def test_hardened_module_passes_and_each_defect_is_reported(elf_tree: Path):
         (bad, "needed-library"),
         (bad, "runpath"),
         (bad, "bundled-symbols"),
+        (bad, "unresolved-import"),
     }
 
 

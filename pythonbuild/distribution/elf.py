@@ -10,7 +10,7 @@ from pathlib import Path
 from elftools.common.exceptions import ELFError
 from elftools.elf.dynamic import DynamicSection
 from elftools.elf.elffile import ELFFile
-from elftools.elf.gnuversions import GNUVerNeedSection
+from elftools.elf.gnuversions import GNUVerNeedSection, GNUVerSymSection
 from elftools.elf.sections import SymbolTableSection
 
 from ..versions import version_tuple
@@ -46,6 +46,9 @@ class ElfInfo:
     # Dynamic symbols: defined ones other objects can bind to, and undefined ones it binds to.
     exported: set[str] = field(default_factory=set)
     imported: set[str] = field(default_factory=set)
+    # Imports the loader must resolve (not weak) that name no symbol version: on glibc, what
+    # no linked library (no stub of the floor's glibc) defined when the file was linked.
+    unversioned_imports: set[str] = field(default_factory=set)
 
     @property
     def executable_stack(self) -> bool:
@@ -88,9 +91,13 @@ def read_elf(path: Path) -> ElfInfo:
                 info.interpreter = segment.get_interp_name()
             elif segment["p_type"] == "PT_GNU_RELRO":
                 info.has_relro = True
+        versions: GNUVerSymSection | None = None
+        dynsym: SymbolTableSection | None = None
         for section in elf.iter_sections():
             if isinstance(section, DynamicSection):
                 _read_dynamic(section, info)
+            elif isinstance(section, GNUVerSymSection):
+                versions = section
             elif isinstance(section, GNUVerNeedSection):
                 for _verneed, auxiliaries in section.iter_versions():
                     for aux in auxiliaries:
@@ -99,7 +106,26 @@ def read_elf(path: Path) -> ElfInfo:
                             info.glibc_versions.add(match.group(1))
             elif isinstance(section, SymbolTableSection) and section["sh_type"] == "SHT_DYNSYM":
                 _read_dynamic_symbols(section, info)
+                dynsym = section
+        if dynsym is not None:
+            _read_unversioned_imports(dynsym, versions, info)
     return info
+
+
+# .gnu.version indexes that name no version: local, and global (the base definition).
+_NO_VERSION = {"VER_NDX_LOCAL", "VER_NDX_GLOBAL", 0, 1}
+
+
+def _read_unversioned_imports(
+    dynsym: SymbolTableSection, versions: GNUVerSymSection | None, info: ElfInfo
+) -> None:
+    for index, symbol in enumerate(dynsym.iter_symbols()):
+        if not symbol.name or symbol["st_shndx"] != "SHN_UNDEF":
+            continue
+        if symbol["st_info"]["bind"] != "STB_GLOBAL":
+            continue
+        if versions is None or versions.get_symbol(index)["ndx"] in _NO_VERSION:
+            info.unversioned_imports.add(symbol.name)
 
 
 def _read_dynamic(section: DynamicSection, info: ElfInfo) -> None:

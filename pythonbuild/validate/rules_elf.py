@@ -57,6 +57,7 @@ def check(dist: Distribution, infos: list[ElfInfo]) -> list[Finding]:
         *_loader(dist, loaded),
         *_runpaths(dist, loaded),
         *_glibc(dist, loaded),
+        *_unresolved_imports(dist, loaded),
         *_bundled_symbols(dist, loaded),
         *_linker_hardening(dist, loaded),
         *_compiler_hardening(dist, loaded),
@@ -168,6 +169,28 @@ def _glibc(dist: Distribution, loaded: list[ElfInfo]) -> Iterator[Finding]:
             f"glibc-max-symbol-version:{newest_overall}, the newest GLIBC version the ELF "
             "files need",
         )
+
+
+def _unresolved_imports(dist: Distribution, loaded: list[ElfInfo]) -> Iterator[Finding]:
+    """On glibc every C library function a file binds carries the symbol version of the glibc
+    (of the floor's stubs) it was linked against. A non-weak import with no version that no file
+    of the archive defines was defined by no library at link time: most likely a function the
+    floor's glibc lacks, which the loader of such a system cannot resolve, and which the
+    glibc-version rule cannot see. (musl has no symbol versions; +static imports nothing.)"""
+    if dist.target.glibc_floor is None or dist.options.static:
+        return
+    defined = set().union(*(info.exported for info in loaded))
+    for info in loaded:
+        unresolved = info.unversioned_imports - defined
+        if unresolved:
+            yield Finding(
+                dist.member(info.path),
+                "unresolved-import",
+                f"imports {examples(unresolved, 5)} with no symbol version, defined nowhere "
+                "in the archive",
+                f"every import versioned by a library or defined in the archive (a function "
+                f"glibc {dist.target.glibc_floor} lacks would fail to load there)",
+            )
 
 
 def _bundled_symbols(dist: Distribution, loaded: list[ElfInfo]) -> Iterator[Finding]:

@@ -21,10 +21,12 @@ from pathlib import Path, PurePosixPath
 
 from .. import log
 from ..errors import BuildError
+from ..options import BuildOptions
 from ..paths import ROOT
 from ..registry import Registry
 from ..sbom.builder import SBOM_SUFFIXES, bill_of_materials, render_sboms
 from ..sbom.toolchain import image_packages_text
+from ..targets import Target
 from .archive import (
     archive_name,
     atomic_output,
@@ -160,6 +162,30 @@ def _extract_artifact(artifact: Path, dest: Path) -> None:
         tar.extractall(dest, filter="tar")
 
 
+def linked_against(target: Target, options: BuildOptions) -> dict[str, tuple[str, str]]:
+    """The package built first whose tree every step linked against, when the distribution
+    does not contain it: name -> (its SPDX relationship to cpython, what it is to it)."""
+    first = target.sysroot_package(options)
+    if first is None or options.static:  # (+static: that C library is linked in)
+        return {}
+    if first == target.glibc_stubs:
+        return {
+            first: (
+                "BUILD_DEPENDENCY_OF",
+                f"the source of glibc {target.glibc_floor}'s headers and link stubs that every "
+                "package was compiled and linked against; none of its code is in the "
+                "distribution, which uses the system's glibc",
+            )
+        }
+    return {
+        first: (
+            "DYNAMIC_LINK",
+            "built from source and linked against dynamically; the distribution uses the "
+            "system's copy",
+        )
+    }
+
+
 def check_runtime_libraries(infos: list[ElfInfo], allowed: set[str], install: Path) -> None:
     """Fail when an ELF file needs a shared library that is neither allowed nor shipped."""
     shipped = {info.path.name for info in infos}
@@ -268,6 +294,7 @@ def assemble_distribution(
             toolchain=build.toolchain,
             name=stem,
             archives=names,
+            linked_against=linked_against(target, options),
         )
     )
     for kind, data in sboms.items():

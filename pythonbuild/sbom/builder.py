@@ -174,10 +174,15 @@ def bill_of_materials(
     toolchain: Sequence[ImagePackages],
     name: str,
     archives: Mapping[str, str],
+    linked_against: Mapping[str, tuple[str, str]] | None = None,
 ) -> BillOfMaterials:
     """The distribution ``name``: ``cpython`` built for ``triple`` with build ``options``, the
     ``libraries`` linked into it, by ``toolchain``; ``archives``: flavor -> archive file name.
-    ``tag`` and ``timestamp`` are the release's (the tool version and the document time)."""
+    ``tag`` and ``timestamp`` are the release's (the tool version and the document time).
+    ``linked_against``: the libraries of ``libraries`` that are not linked in but that the build
+    compiled and linked against (the C library's tree): name -> (SPDX relationship of it to
+    cpython, what it is to the distribution)."""
+    linked_against = linked_against or {}
     archive_list = ", ".join(archives[flavor] for flavor in sorted(archives))
     subject = _source_component(
         cpython,
@@ -201,11 +206,19 @@ def bill_of_materials(
             source.name,
             source.project,
             "library",
-            f"{source.project} {source.version}, built from source and linked statically",
+            f"{source.project} {source.version}, "
+            + (
+                linked_against[source.name][1]
+                if source.name in linked_against
+                else "built from source and linked statically"
+            ),
         )
         for source in libraries
     ]
-    relations = [Relation("cpython", "STATIC_LINK", lib.ref) for lib in library_components]
+    relations = [
+        _relation("cpython", linked_against.get(lib.ref, ("STATIC_LINK", ""))[0], lib.ref)
+        for lib in library_components
+    ]
     relations += [
         Relation(source.name, "DEPENDS_ON", dep) for source in libraries for dep in source.depends
     ]
@@ -219,6 +232,12 @@ def bill_of_materials(
         toolchain=tuple(sorted(toolchain_components, key=lambda c: c.ref)),
         relations=tuple(sorted(set(relations + toolchain_relations), key=_relation_key)),
     )
+
+
+def _relation(subject: str, kind: str, other: str) -> Relation:
+    """``subject`` ``kind`` ``other`` in SPDX's direction: its ``*_OF`` relationships name the
+    other element first (``libc6-dev BUILD_DEPENDENCY_OF cpython``)."""
+    return Relation(other, kind, subject) if kind.endswith("_OF") else Relation(subject, kind, other)
 
 
 def _relation_key(relation: Relation) -> tuple[str, str, str]:

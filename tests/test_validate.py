@@ -248,6 +248,24 @@ def test_glibc_floor_and_declared_version(elf_tree: Path):
     assert ("python/PYTHON.json", "glibc-version") in findings
 
 
+def test_a_module_built_against_this_machines_glibc_breaks_the_2_17_floor(tmp_path: Path):
+    """What the stubs prevent: compiled against the host's glibc, a call to getrandom binds
+    getrandom@GLIBC_2.25, which a system of the gnu targets' floor (2.17) does not have."""
+    assert TARGET.glibc_floor == "2.17"
+    root = tmp_path / "python"
+    source = MODULE_C % {
+        "name": "good",
+        "extra": "#include <sys/random.h>\n"
+        "int fill(char *b) { return (int)getrandom(b, 4, 0); }",
+    }
+    _compile(source, root / GOOD, HARDENED)
+    _compile(MODULE_C % {"name": "bad", "extra": ""}, root / BAD, HARDENED)
+    dist = _dist(root, _elf_doc(glibc="2.25"))
+    infos, _ = rules_elf.scan(dist)
+    findings = [f for f in rules_elf.check(dist, infos) if f.rule == "glibc-version"]
+    assert [(f.member, f.found) for f in findings] == [(f"python/{GOOD}", "GLIBC_2.25")]
+
+
 def test_wrong_machine_and_damaged_elf(elf_tree: Path, tmp_path: Path):
     root = tmp_path / "python"
     shutil.copytree(elf_tree, root)

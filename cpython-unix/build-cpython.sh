@@ -134,6 +134,16 @@ if [[ -n "${BUILD_PYTHON_MARCH:-}" ]]; then
     stage "build interpreter"
     build_python "${SRC_DIR}" "${abi_args[@]}"
     write_run_check_answers configure.ac "${BUILD_PYTHON_DIR}/config.cache" > /tmp/config.site
+    # Except where the C library decides, not this machine: whether threads need an option is
+    # a fact of the target's C library. glibc before 2.34 keeps pthread_create in libpthread
+    # (the gnu targets' 2.17 floor), this image's glibc in libc. Answered by linking against
+    # the target's tree; -pthread then makes every module that uses threads need libpthread.
+    printf '#include <pthread.h>\nstatic void *run(void *arg) { return arg; }\nint main(void) { pthread_t t; return pthread_create(&t, 0, run, 0); }\n' > /tmp/pthread-check.c
+    if ! "${CC}" /tmp/pthread-check.c -o /tmp/pthread-check 2>/dev/null; then
+        echo "the target's C library has no pthread_create without -pthread"
+        sed -i '/^ac_cv_pthread_is_default=/d; /^ac_cv_kpthread=/d; /^ac_cv_kthread=/d; /^ac_cv_pthread=/d' /tmp/config.site
+        printf '%s\n' ac_cv_pthread_is_default=no ac_cv_kpthread=no ac_cv_kthread=no ac_cv_pthread=yes >> /tmp/config.site
+    fi
     cat /tmp/config.site
     export CONFIG_SITE=/tmp/config.site
     # A cross configure asks for host-prefixed tools first; Debian's x86_64-linux-gnu-pkg-config

@@ -105,27 +105,14 @@ def read_elf(path: Path) -> ElfInfo:
                         if match:
                             info.glibc_versions.add(match.group(1))
             elif isinstance(section, SymbolTableSection) and section["sh_type"] == "SHT_DYNSYM":
-                _read_dynamic_symbols(section, info)
                 dynsym = section
-        if dynsym is not None:
-            _read_unversioned_imports(dynsym, versions, info)
+        if dynsym is not None:  # (read once all sections are seen: it needs .gnu.version)
+            _read_dynamic_symbols(dynsym, versions, info)
     return info
 
 
 # .gnu.version indexes that name no version: local, and global (the base definition).
 _NO_VERSION = {"VER_NDX_LOCAL", "VER_NDX_GLOBAL", 0, 1}
-
-
-def _read_unversioned_imports(
-    dynsym: SymbolTableSection, versions: GNUVerSymSection | None, info: ElfInfo
-) -> None:
-    for index, symbol in enumerate(dynsym.iter_symbols()):
-        if not symbol.name or symbol["st_shndx"] != "SHN_UNDEF":
-            continue
-        if symbol["st_info"]["bind"] != "STB_GLOBAL":
-            continue
-        if versions is None or versions.get_symbol(index)["ndx"] in _NO_VERSION:
-            info.unversioned_imports.add(symbol.name)
 
 
 def _read_dynamic(section: DynamicSection, info: ElfInfo) -> None:
@@ -148,12 +135,18 @@ def _read_dynamic(section: DynamicSection, info: ElfInfo) -> None:
             info.bind_now |= bool(tag.entry.d_val & DF_1_NOW)
 
 
-def _read_dynamic_symbols(section: SymbolTableSection, info: ElfInfo) -> None:
-    for symbol in section.iter_symbols():
+def _read_dynamic_symbols(
+    section: SymbolTableSection, versions: GNUVerSymSection | None, info: ElfInfo
+) -> None:
+    for index, symbol in enumerate(section.iter_symbols()):
         if not symbol.name or symbol["st_info"]["bind"] not in ("STB_GLOBAL", "STB_WEAK"):
             continue
         if symbol["st_shndx"] == "SHN_UNDEF":
             info.imported.add(symbol.name)
+            if symbol["st_info"]["bind"] == "STB_GLOBAL" and (
+                versions is None or versions.get_symbol(index)["ndx"] in _NO_VERSION
+            ):
+                info.unversioned_imports.add(symbol.name)
         elif symbol["st_other"]["visibility"] in ("STV_DEFAULT", "STV_PROTECTED"):
             info.exported.add(symbol.name)
 

@@ -390,8 +390,9 @@ echo "stripped $(find /out/stripped -type f | wc -l) ELF files ($(du -sm /out/st
 
 stage "export facts and build tree"
 if [[ -n "${BUILD_PYTHON_MARCH:-}" ]]; then
-    # The build interpreter describes the installation (collect-facts.py says how).
-    run_build_python_as "/out${BUILD_PREFIX}" /scripts/collect-facts.py \
+    # The build interpreter describes the installation (collect-facts.py says how), as the
+    # target's own would: sysconfig.get_platform() answers with the target's platform tag.
+    _PYTHON_HOST_PLATFORM="${PLATFORM_TAG:?}" run_build_python_as "/out${BUILD_PREFIX}" /scripts/collect-facts.py \
         --builtin-modules-from Modules/config.c > /out/facts.json
 else
     "/out${BUILD_PREFIX}/bin/python3" /scripts/collect-facts.py > /out/facts.json

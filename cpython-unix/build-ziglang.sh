@@ -8,10 +8,14 @@
 #   lib/<multiarch>    link stubs of libc, libm, libpthread, ... and the loader, which export
 #                      exactly what that glibc version exported, with its symbol versions (zig
 #                      makes them from the per-version symbol lists it ships)
-#   usr/lib/<multiarch> the Debian sysroot's crt objects, libc_nonshared.a and libc.so script
-#   usr/lib/gcc/...    and its GCC runtime
-# The stubs have no code: they are for the linker only, and never run or ship. Debian's crt
-# objects and libc_nonshared.a are glibc 2.31's, which bind only symbols older than 2.17.
+#   usr/lib/<multiarch> the start files (crt1.o, Scrt1.o) and libc_nonshared.a of that glibc
+#                      version, which zig compiles from the glibc sources it ships, and the
+#                      Debian sysroot's crti.o, crtn.o and libc.so linker script
+#   usr/lib/gcc/...    and the Debian sysroot's GCC runtime
+# The stubs have no code: they are for the linker only, and never run or ship. The start files
+# and libc_nonshared.a do ship (linked into every program): they must be the floor's, not the
+# sysroot's glibc's, whose newer crt1.o hands __libc_start_main no constructor runner (glibc
+# 2.34 moved it into libc.so) and whose libc_nonshared.a lacks stat() (in libc.so from 2.33).
 # common.sh is not sourced: it unpacks source tarballs, and this is a wheel (a zip archive).
 set -euo pipefail
 : "${SOURCE:?}" "${TARGET_SYSROOT:?}" "${GLIBC_FLOOR:?}" "${GNU_TRIPLE:?}"
@@ -48,9 +52,13 @@ stage "stubs for glibc ${GLIBC_FLOOR} (${zig_target})"
 # this step's own; the compile's -v output lists the header directories zig uses for the target.
 export ZIG_GLOBAL_CACHE_DIR="${work}/zig-cache" ZIG_LOCAL_CACHE_DIR="${work}/zig-local-cache"
 echo 'int main(void) { return 0; }' > "${work}/probe.c"
+cd "${work}"  # (zig's -v output names its cache files relative to this directory)
 "${zig}" cc -target "${zig_target}" -fno-sanitize=all -v -o "${work}/probe" "${work}/probe.c" \
     -lm -lpthread -ldl -lrt -lutil -lresolv 2> "${work}/zig-cc.log" \
     || { cat "${work}/zig-cc.log" >&2; exit 1; }
+# The same as a position-independent executable: zig then builds and links Scrt1.o.
+"${zig}" cc -target "${zig_target}" -fno-sanitize=all -fPIE -pie -v -o "${work}/probe-pie" \
+    "${work}/probe.c" 2> "${work}/zig-cc-pie.log" || { cat "${work}/zig-cc-pie.log" >&2; exit 1; }
 maps=("${ZIG_GLOBAL_CACHE_DIR}"/o/*/all.map)
 if [[ ${#maps[@]} -ne 1 || ! -f "${maps[0]}" ]]; then
     echo "ziglang: expected one directory of glibc stubs in zig's cache, found ${#maps[@]}" >&2
@@ -88,8 +96,23 @@ if ! grep -q "^${marker}\$" "${features}"; then
 fi
 sed -i "s|^${marker}\$|#define __GLIBC_MINOR__ ${GLIBC_FLOOR#*.}|" "${features}"
 
-stage "crt objects and compiler runtime"
-for file in crt1.o Scrt1.o crti.o crtn.o libc_nonshared.a libc.so; do
+stage "start files and compiler runtime"
+# zig's own, from the final link of each probe (the ld.lld command that writes the probe).
+zig_link_input() {  # LOG OUTPUT FILE-NAME: the path of FILE-NAME among the link's inputs
+    local found
+    found=$(grep -F -- "-o ${work}/$2 " "${work}/$1" | grep '^ld.lld ' | tr ' ' '\n' \
+        | grep -E "(^|/)$3\$" | head -1)
+    if [[ -z "${found}" || ! -f "${found}" ]]; then
+        echo "ziglang: the link of $2 (${work}/$1) names no $3; zig changed" >&2
+        exit 1
+    fi
+    echo "${found}"
+}
+install -m 0644 "$(zig_link_input zig-cc.log probe crt1.o)" "${root}/usr/lib/${multiarch}/crt1.o"
+install -m 0644 "$(zig_link_input zig-cc-pie.log probe-pie Scrt1.o)" "${root}/usr/lib/${multiarch}/Scrt1.o"
+install -m 0644 "$(zig_link_input zig-cc.log probe libc_nonshared.a)" \
+    "${root}/usr/lib/${multiarch}/libc_nonshared.a"
+for file in crti.o crtn.o libc.so; do
     cp -a "${multiarch_dir}/${file}" "${root}/usr/lib/${multiarch}/"
 done
 # The other libraries' development names point at the stubs. (libc.so is Debian's linker
@@ -116,16 +139,21 @@ cp -a /sysroot/usr/lib/gcc "${root}/usr/lib/"
 cp -a "/sysroot/lib/${multiarch}"/libgcc_s.so.1 "${root}/lib/${multiarch}/"
 
 stage "check"
-# A program linked against the tree binds nothing newer than the floor and runs here.
+# A program linked against the tree binds nothing newer than the floor and runs here (a foreign
+# target's only links): unoptimized, so that stat() is the call libc_nonshared.a answers rather
+# than the inline wrapper, and as a PIE and not, so that both start files run constructors.
 cat > "${work}/check.c" <<'EOF'
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <sys/stat.h>
+static int constructed;
+__attribute__((constructor)) static void construct(void) { constructed = 1; }
 static void *run(void *arg) { return arg; }
 int main(void) {
     struct stat st;
     pthread_t thread;
+    if (!constructed) { fputs("constructors did not run\n", stderr); return 1; }
     if (stat("/", &st) != 0 || pthread_create(&thread, NULL, run, NULL) != 0) return 1;
     pthread_join(thread, NULL);
     printf("glibc %d.%d headers, sqrt(2)=%.3f\n", __GLIBC__, __GLIBC_MINOR__, sqrt(2.0));
@@ -133,15 +161,17 @@ int main(void) {
 }
 EOF
 clang="target-clang --sysroot=${root}"
-${clang} ${TARGET_CFLAGS:-} -O2 ${TARGET_LDFLAGS:-} -o "${work}/check" "${work}/check.c" -lm -lpthread
-newest=$(readelf -V --wide "${work}/check" | grep -o 'GLIBC_[0-9][0-9.]*' | sed 's/GLIBC_//' \
-    | sort -uV | tail -1)
-echo "check program: newest symbol version GLIBC_${newest}"
-if [[ "$(printf '%s\n%s\n' "${newest}" "${GLIBC_FLOOR}" | sort -V | tail -1)" != "${GLIBC_FLOOR}" ]]; then
-    echo "ziglang: a program linked against the tree needs GLIBC_${newest}, newer than ${GLIBC_FLOOR}" >&2
-    exit 1
-fi
-if [[ -z "${BUILD_CC:-}" ]]; then
-    "${work}/check"
-fi
+for variant in "-O0 -fPIE -pie" "-O2 -fno-PIE -no-pie"; do
+    ${clang} ${TARGET_CFLAGS:-} ${variant} ${TARGET_LDFLAGS:-} -o "${work}/check" "${work}/check.c" -lm -lpthread
+    newest=$(readelf -V --wide "${work}/check" | grep -o 'GLIBC_[0-9][0-9.]*' | sed 's/GLIBC_//' \
+        | sort -uV | tail -1)
+    echo "check program (${variant}): newest symbol version GLIBC_${newest}"
+    if [[ "$(printf '%s\n%s\n' "${newest}" "${GLIBC_FLOOR}" | sort -V | tail -1)" != "${GLIBC_FLOOR}" ]]; then
+        echo "ziglang: a program linked against the tree needs GLIBC_${newest}, newer than ${GLIBC_FLOOR}" >&2
+        exit 1
+    fi
+    if [[ -z "${BUILD_CC:-}" ]]; then
+        "${work}/check"
+    fi
+done
 stage "done"

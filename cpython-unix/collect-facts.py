@@ -129,11 +129,8 @@ def collect(builtin_modules=None):
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--builtin-modules-from"]:
-        # A cross build records the target's platform tag (linux-aarch64) in its Makefile;
-        # sysconfig.get_platform() answers with it when told through the environment.
-        host_platform = sysconfig.get_config_var("_PYTHON_HOST_PLATFORM")
-        if host_platform:
-            os.environ["_PYTHON_HOST_PLATFORM"] = host_platform
+        # (The caller sets _PYTHON_HOST_PLATFORM, which sysconfig.get_platform() answers with:
+        # this interpreter runs on the build machine, not the target's.)
         facts = collect(inittab_names(sys.argv[2]))
     else:
         facts = collect()

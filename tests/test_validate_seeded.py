@@ -264,6 +264,8 @@ def test_document_defects(base, baseline, doc, tmp_path):
     root = _copy(base, tmp_path / "python")
     changed = json.loads(json.dumps(doc))
     del changed["build_info"]["extensions"]["_json"]
+    # What a cross build's interpreter would say: the build machine's platform, not the target's.
+    changed["python_platform_tag"] = "linux-aarch64"
     (root / "PYTHON.json").unlink()
     (root / "PYTHON.json").write_text(json.dumps(changed, indent=4))
     inittab = doc["build_info"]["inittab_object"]
@@ -273,6 +275,7 @@ def test_document_defects(base, baseline, doc, tmp_path):
     archive = _repack(root, tmp_path / "doc-full.tar.zst", order=("install",))
     expected = {
         ("python/PYTHON.json", "extension-modules"),
+        ("python/PYTHON.json", "platform-tag"),
         (f"python/{inittab}", "document-paths"),
         ("python/licenses/LICENSE.sqlite.txt", "licenses"),
         ("python/licenses/LICENSE.sqlite.txt", "document-paths"),

@@ -31,6 +31,7 @@ def check(dist: Distribution) -> list[Finding]:
         return findings
     return [
         *_layout(dist),
+        *_platform_tag(dist),
         *_paths(dist),
         *_extension_modules(dist),
         *_licenses(dist),
@@ -57,6 +58,19 @@ def _layout(dist: Distribution) -> Iterator[Finding]:
     if dist.first_member != expected:
         yield Finding(
             dist.first_member, "layout", "the archive's first member", f"{expected} first"
+        )
+
+
+def _platform_tag(dist: Distribution) -> Iterator[Finding]:
+    # What sysconfig.get_platform() says on the target; a cross build's interpreter runs on the
+    # build machine and would name that machine's instead.
+    found = dist.doc.get("python_platform_tag")
+    if found != dist.target.platform_tag:
+        yield Finding(
+            dist.member(DOCUMENT),
+            "platform-tag",
+            f"python_platform_tag {found!r}",
+            f"{dist.target.platform_tag!r}, sysconfig.get_platform() on {dist.target.triple}",
         )
 
 

@@ -13,6 +13,8 @@ from .options import BuildOptions
 from .paths import UNIX_DIR
 from .versions import version_matches
 
+HOST_DEBIAN_ARCH = "amd64"  # the build host's architecture, Debian's name (host_platforms)
+
 
 @dataclass(frozen=True)
 class Target:
@@ -23,7 +25,8 @@ class Target:
     sysroot: str
     glibc_floor: str | None  # None: not a glibc target
     gnu_triple: str
-    march: str
+    machine: str  # `uname -m` on the target's CPU (the platform tag is linux-<machine>)
+    march: str | None  # None: the CPU is chosen otherwise (ppc64le: -mcpu in target_cflags)
     # When the build machine cannot run target code: -march of the build interpreter, and the
     # packages (built in the CPython step) it needs.
     build_python_march: str
@@ -34,10 +37,11 @@ class Target:
     target_cflags: tuple[str, ...]
     target_ldflags: tuple[str, ...]
     # Debian's name of the target's architecture (the sysroot's and test systems' packages).
+    # Another than the build host's (amd64) makes the target foreign: see ``foreign``.
     debian_arch: str = "amd64"
-    # qemu-user's name of the architecture when the build host cannot run its code natively
-    # (another CPU): the build runs its interpreter for this machine instead, and tests run the
-    # target's programs under qemu-<emulator>. None: same CPU family as the host.
+    # qemu-user's name of the architecture when this machine's CPU cannot run its code (another
+    # CPU): tests run the target's programs under qemu-<emulator>. None: this CPU runs them (the
+    # host's own architecture, or i386 code, which an x86_64 kernel runs as it is).
     emulator: str | None = None
     # The C library: "glibc" comes with the sysroot; any other (musl) is the registry package
     # of that name, built before every other package and linked against by all of them.
@@ -54,9 +58,18 @@ class Target:
     glibc_stubs: str | None = None
 
     @property
+    def platform_tag(self) -> str:
+        """sysconfig.get_platform() on the target (PYTHON.json's python_platform_tag)."""
+        return f"linux-{self.machine}"
+
+    @property
     def foreign(self) -> bool:
-        """Whether the target's code is for another CPU than the build host's."""
-        return self.emulator is not None
+        """Whether the target's programs cannot run in the build image: code for another CPU,
+        or for another architecture of this one (i386), whose loader and libraries the build
+        image lacks. Such a build runs a separate interpreter for this machine, and its tests
+        mount a Debian system's loader and libraries of ``debian_arch`` where the programs look
+        (under qemu-<emulator> when there is one)."""
+        return self.debian_arch != HOST_DEBIAN_ARCH
 
     def libc_package(self, options: BuildOptions) -> str | None:
         """The registry package that builds the C library of this target's ``options`` builds
@@ -117,7 +130,8 @@ def load_targets(path: Path = UNIX_DIR / "targets.yml") -> dict[str, Target]:
             sysroot=entry["sysroot"],
             glibc_floor=None if entry["glibc_floor"] is None else str(entry["glibc_floor"]),
             gnu_triple=entry["triple"],
-            march=entry["march"],
+            machine=entry["machine"],
+            march=entry.get("march"),
             build_python_march=entry["build_python"]["march"],
             build_python_needs=tuple(entry["build_python"].get("needs", [])),
             bolt=bool(entry.get("bolt", False)),

@@ -20,17 +20,32 @@ from pythonbuild.testdist.exclusions import (
     parse_exclusions,
     regrtest_arguments,
 )
+from pythonbuild.validate.data import elf_loader
 
 ARM = get_target("aarch64-unknown-linux-gnu")
 X86 = get_target("x86_64-unknown-linux-gnu")
+I686 = get_target("i686-unknown-linux-gnu")
 
 
-def test_only_targets_of_another_cpu_are_foreign() -> None:
+def test_targets_of_another_architecture_are_foreign() -> None:
+    targets = load_targets()
+    foreign = {t for t, target in targets.items() if target.foreign}
+    assert foreign == {t for t, target in targets.items() if target.debian_arch != "amd64"}
+    assert {ARM.triple, "armv7-unknown-linux-gnueabihf", I686.triple} <= foreign
+    assert not any(targets[t].foreign for t in targets if t.startswith("x86_64"))
+    # Another CPU's code runs under qemu; i386 code runs on this CPU, only its loader differs.
+    assert all(targets[t].emulator for t in foreign if targets[t].debian_arch != "i386")
+    assert I686.foreign and I686.emulator is None
     assert ARM.foreign and ARM.emulator == "aarch64" and ARM.debian_arch == "arm64"
-    foreign = [t for t, target in load_targets().items() if target.foreign]
-    assert foreign == [ARM.triple, "aarch64-unknown-linux-musl"]
-    assert all(load_targets()[t].emulator == "aarch64" for t in foreign)
-    assert ARM.needed_libraries[0] == "ld-linux-aarch64.so.1"
+
+
+def test_every_glibc_target_needs_the_loader_its_cpu_names() -> None:
+    for target in load_targets().values():
+        if target.libc != "glibc":
+            continue  # (musl's loader is its libc.so itself)
+        cpu = target.gnu_triple.split("-", 1)[0]
+        loader = elf_loader(cpu, target.libc)
+        assert loader and loader.rsplit("/", 1)[1] in target.needed_libraries, target.triple
 
 
 def test_a_foreign_sysroot_has_its_own_lock_section_and_tag() -> None:

@@ -192,6 +192,33 @@ def test_testing_another_cpu_needs_root(tmp_path, monkeypatch):
     assert "needs root" in str(info.value) and "\n" not in str(info.value)
 
 
+def test_i686_runs_on_this_cpu_with_an_i386_systems_loader_and_no_qemu(tmp_path, monkeypatch):
+    rootfs = _fake_rootfs(tmp_path / "i386", "ld-linux.so.2", "i386-linux-gnu")
+    specs = []
+
+    def fake_rootfs_dir(spec, cache_dir, logs):
+        specs.append(spec)
+        return rootfs
+
+    def no_qemu(*args):
+        pytest.fail("i386 code needs no emulator on an x86_64 machine")
+
+    monkeypatch.setattr(emulated, "runtime_rootfs_dir", fake_rootfs_dir)
+    monkeypatch.setattr(emulated, "read_interpreter", lambda path: "/lib/ld-linux.so.2")
+    monkeypatch.setattr(emulated, "_check_start", lambda *args: None)
+    monkeypatch.setattr(emulated, "ensure_emulation", no_qemu)
+    monkeypatch.setattr(emulated.os, "geteuid", lambda: 0)
+    i686 = get_target("i686-unknown-linux-gnu")
+    emulation = emulated.emulation_for(
+        i686, BuildOptions(), tmp_path / "python3", tmp_path, tmp_path / "s", tmp_path
+    )
+    assert emulation is not None and emulation.emulator is None and emulation.how == ""
+    assert (specs[0].suite, specs[0].arch) == ("bullseye", "i386")
+    assert [b.path for b in emulation.binds] == [
+        "/lib/ld-linux.so.2", "/lib/i386-linux-gnu", "/usr/lib/i386-linux-gnu"
+    ]
+
+
 # ---------------------------------------------------------------------------------------------
 # The real namespace, with this machine's loader (root only)
 

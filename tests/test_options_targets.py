@@ -82,7 +82,8 @@ def test_every_target_needs_only_registry_packages():
         (
             ["--target", "sparc-sun-solaris"],
             "unknown target 'sparc-sun-solaris'; choose one of: aarch64-unknown-linux-gnu, "
-            "aarch64-unknown-linux-musl, "
+            "aarch64-unknown-linux-musl, armv7-unknown-linux-gnueabihf, i686-unknown-linux-gnu, "
+            "ppc64le-unknown-linux-gnu, riscv64-unknown-linux-gnu, s390x-unknown-linux-gnu, "
             "x86_64-unknown-linux-gnu, x86_64-unknown-linux-musl, "
             "x86_64_v2-unknown-linux-gnu, x86_64_v2-unknown-linux-musl, "
             "x86_64_v3-unknown-linux-gnu, x86_64_v3-unknown-linux-musl, "

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..linux.images.build import (
-    HOST_DEBIAN_ARCH,
     IMAGE_PREFIX,
     planned_build_image,
     rootfs_dir_name,
@@ -24,7 +23,7 @@ from ..linux.images.packages import record_path
 from ..linux.plan import BuildRequest, build_epochs, make_plan
 from ..options import IMPLEMENTED, parse_options
 from ..registry import load_registry
-from ..targets import load_targets
+from ..targets import HOST_DEBIAN_ARCH, load_targets
 
 
 @dataclass

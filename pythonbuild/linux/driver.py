@@ -85,8 +85,13 @@ def _target_code_runs_here(config: LinuxBuildConfig) -> bool:
     then need the recorded profiles of --pgo-profile.
     """
     target = config.target
-    if target.foreign:
+    if target.foreign and target.emulator:
         cannot = f"{target.triple} code is for another CPU than this machine's"
+    elif target.foreign:
+        cannot = (
+            f"{target.triple} code needs Debian {target.debian_arch}'s loader and libraries, "
+            "which the build image does not have"
+        )
     else:
         lacking = missing_cpu_flags(target.march, host_cpu_flags())
         if not lacking:

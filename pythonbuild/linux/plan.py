@@ -157,7 +157,8 @@ def step_key(
 
 def target_flags(target: Target, options: BuildOptions) -> dict[str, str]:
     """The compiler flags every package gets for this target and these options."""
-    cflags = [f"-march={target.march}", *target.target_cflags]
+    cflags = [f"-march={target.march}"] if target.march else []
+    cflags += target.target_cflags
     ldflags = list(target.target_ldflags)
     return {"TARGET_CFLAGS": " ".join(cflags), "TARGET_LDFLAGS": " ".join(ldflags)}
 
@@ -198,6 +199,9 @@ def cpython_features(request: BuildRequest) -> dict[str, str]:
     }
     if not request.runs_target_code:
         features["BUILD_PYTHON_MARCH"] = request.target.build_python_march
+        # What sysconfig.get_platform() says on the target, which the build interpreter that
+        # describes it (collect-facts.py) cannot know: it runs here.
+        features["PLATFORM_TAG"] = request.target.platform_tag
     return features
 
 

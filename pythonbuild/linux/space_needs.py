@@ -153,10 +153,10 @@ def test_dist_needs(
             size, option = len(new) * f["runtime_rootfs"], _data_root_option(data_root)
             needs.append(Need(data_root, size, f"{join_words(new)} image", option, prunable=True))
             needs.append(Need(temp_dir(), f["runtime_rootfs"], "debootstrap", "TMPDIR"))
-    elif not containers and target.emulator is not None:
+    elif not containers and target.foreign:
         spec = runtime_rootfs_spec(target.sysroot, arch=target.debian_arch)
         if not runtime_rootfs_path(spec, cache_dir).is_dir():
-            what = f"Debian {target.sysroot} {target.debian_arch} system for qemu"
+            what = f"Debian {target.sysroot} {target.debian_arch} system for its loader"
             option = "STANDALONE_PYTHON_CACHE"
             needs.append(Need(cache_dir, f["runtime_rootfs"], what, option, prunable=True))
     return needs

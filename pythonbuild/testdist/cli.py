@@ -225,13 +225,15 @@ def _run_checks(
 def _regrtest_settings(
     config: TestDistConfig, dist: Distribution, target: Target
 ) -> RegrtestSettings:
-    """The suite's settings; another CPU's programs run under qemu-user, where the whole suite
-    takes hours: without --tests, the emulated subset runs."""
+    """The suite's settings; a foreign target's programs run under qemu-user, where the whole
+    suite takes hours, or (i686) with another system's loader: without --tests, the subset of
+    modules where architectures differ runs."""
     settings = config.settings
-    if target.emulator is not None:
+    if target.foreign:
         selection = settings.selection or emulated_subset(dist.python_minor)
         settings = replace(settings, selection=selection)
-        log.info(f"regression suite under qemu-{target.emulator}: {len(selection)} "
+        how = f"under qemu-{target.emulator}" if target.emulator else f"of {target.triple}"
+        log.info(f"regression suite {how}: {len(selection)} "
                  f"test modules ({', '.join(selection)})")  # fmt: skip
     return settings
 
@@ -257,7 +259,7 @@ def _lease_ids(config: TestDistConfig, dist: Distribution, output: Path) -> list
             ids.append(str(runtime_rootfs_path(spec, cache_dir).relative_to(cache_dir)))
         else:
             ids.append(leases.image_id(runtime_rootfs_spec(suite, arch=target.debian_arch).tag))
-    if target.emulator and not config.containers:
+    if target.foreign and not config.containers:
         spec = runtime_rootfs_spec(target.sysroot, arch=target.debian_arch)
         ids.append(str(runtime_rootfs_path(spec, cache_dir).relative_to(cache_dir)))
     return ids
@@ -271,7 +273,7 @@ def run(config: TestDistConfig) -> int:
             f"{dist.archive.name}: install_only archives leave out the test suite; "
             "give the -full.tar.zst archive for --regrtest"
         )
-    emulated = get_target(dist.target).foreign  # its programs run under qemu-user here
+    emulated = get_target(dist.target).emulator is not None  # its programs run under qemu-user
     systems = {suite: system_kind(suite) for suite in config.containers}
     exclusions = (
         exclusions_for(

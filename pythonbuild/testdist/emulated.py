@@ -1,6 +1,7 @@
-"""Distributions for another CPU than this machine's, tested here under qemu-user.
+"""Distributions of a foreign target, tested here: another CPU's under qemu-user, i686's as they
+are (an x86_64 kernel runs i386 code; only the loader and libraries are missing).
 
-The target's programs run on this machine through binfmt_misc (``linux.emulation``); their
+Another CPU's programs run on this machine through binfmt_misc (``linux.emulation``); their
 loader and libraries come from a plain Debian system of the target's architecture and glibc
 floor (its ``sysroot`` suite), debootstrapped once into the cache. The tests run in a private mount
 namespace where that loader and the loader's multiarch directory appear at the paths the
@@ -132,12 +133,12 @@ def emulation_for(
     recorded_libc: str | None = None,
 ) -> Emulation | None:
     """How this machine runs ``target``'s programs (``python`` is one); None when it runs them
-    as they are. Another CPU's run under qemu-user with the loader and libraries of a Debian
-    system of that CPU; a musl target's with the musl of its own build (``musl_runtime``).
+    as they are. A foreign target's run with the loader and libraries of a Debian system of its
+    architecture (another CPU's under qemu-user); a musl target's with the musl of its own build (``musl_runtime``).
     Checks that ``python`` starts in the namespace with an empty environment.
     ``recorded_libc``: the musl step artifact the archive's build record names, if it has one."""
     libc_package = target.libc_package(options)
-    if target.emulator is None and (libc_package is None or options.static):
+    if not target.foreign and (libc_package is None or options.static):
         return None  # (a +static python needs no loader and no libc.so)
     if os.geteuid() != 0:
         raise BuildError(

@@ -35,7 +35,7 @@ from ... import log
 from ...errors import BuildError
 from ...paths import UNIX_DIR
 from ...sbom.toolchain import DebianPackage, ImagePackages
-from ...targets import Target
+from ...targets import HOST_DEBIAN_ARCH, Target
 from ..debian import debian_mirror_uri
 from ..engine import Engine
 from ..host_tools import ensure_host_tool
@@ -95,12 +95,12 @@ BUILD_PACKAGES = [
 ]
 # What the compiler needs from a sysroot: glibc's headers and libraries, the kernel headers,
 # and GCC's CRT objects and libgcc (clang finds them under usr/lib/gcc).
-SYSROOT_PACKAGES = {"bullseye": ["libc6-dev", "linux-libc-dev", "libgcc-10-dev"]}
+SYSROOT_PACKAGES = {
+    "bullseye": ["libc6-dev", "linux-libc-dev", "libgcc-10-dev"],
+    "bookworm": ["libc6-dev", "linux-libc-dev", "libgcc-12-dev"],
+    "trixie": ["libc6-dev", "linux-libc-dev", "libgcc-14-dev"],
+}
 SYSROOT_KEEP = ["usr/include", "usr/lib", "usr/lib64", "lib", "lib64"]
-
-
-# The architecture of the build host, and of every image whose spec names no other.
-HOST_DEBIAN_ARCH = "amd64"
 
 
 @dataclass(frozen=True)
@@ -110,7 +110,7 @@ class RootfsSpec:
     keep: tuple[str, ...] = ()  # empty: the whole rootfs
     # The image's lock section: the packages it must hold. None: not pinned (nor checked).
     locked: Packages | None = field(default=None, repr=False)
-    arch: str = HOST_DEBIAN_ARCH  # Debian architecture of its packages
+    arch: str = HOST_DEBIAN_ARCH  # Debian architecture of its packages (default: the host's)
 
     @property
     def kind(self) -> str:

@@ -95,6 +95,17 @@ if ! grep -q "^${marker}\$" "${features}"; then
     exit 1
 fi
 sed -i "s|^${marker}\$|#define __GLIBC_MINOR__ ${GLIBC_FLOOR#*.}|" "${features}"
+# zig's headers are the newest glibc's, whose _TIME_BITS=64 gives 32-bit CPUs a 64-bit time_t
+# through functions added in 2.34 (__time64, __select64, ...); older glibc headers ignore
+# _TIME_BITS, and so do these for an older floor (Tcl's configure asks for it).
+if (( ${GLIBC_FLOOR#*.} < 34 )); then
+    time64="${root}/usr/include/features-time64.h"
+    if ! grep -q '^#if defined _TIME_BITS$' "${time64}"; then
+        echo "ziglang: features-time64.h has no '#if defined _TIME_BITS' line; zig changed" >&2
+        exit 1
+    fi
+    sed -i "s|^#if defined _TIME_BITS\$|#if 0 /* glibc ${GLIBC_FLOOR} has no _TIME_BITS */|" "${time64}"
+fi
 
 stage "start files and compiler runtime"
 # zig's own, from the final link of each probe (the ld.lld command that writes the probe).
@@ -141,12 +152,15 @@ cp -a "/sysroot/lib/${multiarch}"/libgcc_s.so.1 "${root}/lib/${multiarch}/"
 stage "check"
 # A program linked against the tree binds nothing newer than the floor and runs here (a foreign
 # target's only links): unoptimized, so that stat() is the call libc_nonshared.a answers rather
-# than the inline wrapper, and as a PIE and not, so that both start files run constructors.
+# than the inline wrapper, and as a PIE and not, so that both start files run constructors; and
+# with the 64-bit file and time options configure scripts choose (Tcl's), which must bind
+# nothing newer either.
 cat > "${work}/check.c" <<'EOF'
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <sys/stat.h>
+#include <time.h>
 static int constructed;
 __attribute__((constructor)) static void construct(void) { constructed = 1; }
 static void *run(void *arg) { return arg; }
@@ -154,14 +168,15 @@ int main(void) {
     struct stat st;
     pthread_t thread;
     if (!constructed) { fputs("constructors did not run\n", stderr); return 1; }
-    if (stat("/", &st) != 0 || pthread_create(&thread, NULL, run, NULL) != 0) return 1;
+    if (stat("/", &st) != 0 || time(NULL) == (time_t)-1) return 1;
+    if (pthread_create(&thread, NULL, run, NULL) != 0) return 1;
     pthread_join(thread, NULL);
     printf("glibc %d.%d headers, sqrt(2)=%.3f\n", __GLIBC__, __GLIBC_MINOR__, sqrt(2.0));
     return 0;
 }
 EOF
 clang="target-clang --sysroot=${root}"
-for variant in "-O0 -fPIE -pie" "-O2 -fno-PIE -no-pie"; do
+for variant in "-O0 -fPIE -pie" "-O2 -fno-PIE -no-pie -D_FILE_OFFSET_BITS=64 -D_TIME_BITS=64"; do
     ${clang} ${TARGET_CFLAGS:-} ${variant} ${TARGET_LDFLAGS:-} -o "${work}/check" "${work}/check.c" -lm -lpthread
     newest=$(readelf -V --wide "${work}/check" | grep -o 'GLIBC_[0-9][0-9.]*' | sed 's/GLIBC_//' \
         | sort -uV | tail -1)

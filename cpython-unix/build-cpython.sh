@@ -144,6 +144,20 @@ if [[ -n "${BUILD_PYTHON_MARCH:-}" ]]; then
         sed -i '/^ac_cv_pthread_is_default=/d; /^ac_cv_kpthread=/d; /^ac_cv_kthread=/d; /^ac_cv_pthread=/d' /tmp/config.site
         printf '%s\n' ac_cv_pthread_is_default=no ac_cv_kpthread=no ac_cv_kthread=no ac_cv_pthread=yes >> /tmp/config.site
     fi
+    # And where the target's CPU or ABI decides: facts its compiler knows, asked at compile time.
+    # (x87 arithmetic rounds twice, first to its 80 bits: i686; wchar_t is unsigned on arm,
+    # POWER and Z.)
+    compile_answer() {  # VARIABLE C-CONSTANT-EXPRESSION: yes when it holds on the target
+        if printf '#include <float.h>\n#include <wchar.h>\n_Static_assert(%s, "");\n' "$2" \
+                | "${CC}" ${TARGET_CFLAGS:-} -x c -c -o /dev/null - 2>/dev/null; then
+            echo "$1=yes"
+        else
+            echo "$1=no"
+        fi
+    }
+    sed -i '/^ac_cv_x87_double_rounding=/d; /^ac_cv_wchar_t_signed=/d' /tmp/config.site
+    compile_answer ac_cv_x87_double_rounding "FLT_EVAL_METHOD == 2" >> /tmp/config.site
+    compile_answer ac_cv_wchar_t_signed "(wchar_t)-1 < 0" >> /tmp/config.site
     cat /tmp/config.site
     export CONFIG_SITE=/tmp/config.site
     # A cross configure asks for host-prefixed tools first; Debian's x86_64-linux-gnu-pkg-config

@@ -30,6 +30,14 @@ unset PKG_CONFIG_PATH
 # call libpython's own functions directly instead of through the PLT (configure adds it only for
 # --enable-optimizations builds; we want it for all of them).
 bundled_archives=$(cd "${PREFIX}/lib" && ls -1 *.a | LC_ALL=C sort | paste -sd: -)
+# Libraries GCC's runtime answers statically (targets.yml runtime_link_names; i686: libatomic,
+# which OpenSSL's libcrypto needs for 64-bit atomics) are linked from the start, or configure's
+# OpenSSL check, which comes before its own libatomic check, fails to link; and like the bundled
+# archives, their symbols are not exported.
+for name in ${RUNTIME_LINK_NAMES:-}; do
+    export LIBS="${LIBS:-} -l${name}"
+    bundled_archives+=":lib${name}.a"
+done
 export LDFLAGS_NODIST="-Wl,--exclude-libs,${bundled_archives} -fno-semantic-interposition"
 export CFLAGS="${TARGET_CFLAGS:-}"
 export CFLAGS_NODIST="-ffile-prefix-map=${SRC_DIR}=/cpython -fno-semantic-interposition"

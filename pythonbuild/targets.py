@@ -48,6 +48,9 @@ class Target:
     libc: str = "glibc"
     # -l names the C library's own file answers (musl: libc.so holds libm, libpthread, ...).
     libc_link_names: tuple[str, ...] = ()
+    # -l names the compiler's runtime answers with a static archive of the sysroot's GCC (i686:
+    # atomic, whose libatomic.a is linked into the files): allowed, and no library at run time.
+    runtime_link_names: tuple[str, ...] = ()
     # The registry package of the C library that +static builds link into their one executable
     # (None: the target builds no +static flavor; glibc cannot be linked statically into an
     # interpreter that resolves names and users through NSS modules it would load at run time).
@@ -143,6 +146,7 @@ def load_targets(path: Path = UNIX_DIR / "targets.yml") -> dict[str, Target]:
             emulator=entry.get("emulator"),
             libc=entry.get("libc", "glibc"),
             libc_link_names=tuple(entry.get("libc_link_names", [])),
+            runtime_link_names=tuple(entry.get("runtime_link_names", [])),
             static_libc=entry.get("static_libc"),
             glibc_stubs=entry.get("glibc_stubs"),
         )

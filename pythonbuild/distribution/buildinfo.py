@@ -96,7 +96,7 @@ def load_make_vars(build_tree: Path) -> dict[str, str]:
 def system_library_names(target: Target) -> set[str]:
     """``-l`` names the target allows from the system: libm.so.6 -> m, and the names its C
     library answers itself (musl's libc.so is also its libm, libdl, libpthread, ...)."""
-    names = set(target.libc_link_names)
+    names = set(target.libc_link_names) | set(target.runtime_link_names)
     for soname in target.needed_libraries:
         match = re.match(r"lib(.+?)\.so", soname)
         if match:

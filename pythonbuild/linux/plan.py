@@ -118,6 +118,8 @@ def step_environment(request: BuildRequest, step: Step) -> dict[str, str]:
     }
     if step.name == request.target.glibc_stubs and request.target.glibc_floor:
         env["GLIBC_FLOOR"] = request.target.glibc_floor
+    if step.name == "cpython" and request.target.runtime_link_names:
+        env["RUNTIME_LINK_NAMES"] = " ".join(request.target.runtime_link_names)
     if step.name == "cpython":
         modules = extension_modules_for(request.python)
         env.update(cpython_features(request))

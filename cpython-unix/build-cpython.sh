@@ -38,6 +38,11 @@ for name in ${RUNTIME_LINK_NAMES:-}; do
     export LIBS="${LIBS:-} -l${name}"
     bundled_archives+=":lib${name}.a"
 done
+# Modules link without LIBS: the one configure links with libatomic (_testcapi) still needs it,
+# which configure would only name itself if its check, with LIBS as above, found it missing.
+if [[ " ${RUNTIME_LINK_NAMES:-} " == *" atomic "* ]]; then
+    export LIBATOMIC=-latomic
+fi
 export LDFLAGS_NODIST="-Wl,--exclude-libs,${bundled_archives} -fno-semantic-interposition"
 export CFLAGS="${TARGET_CFLAGS:-}"
 export CFLAGS_NODIST="-ffile-prefix-map=${SRC_DIR}=/cpython -fno-semantic-interposition"

@@ -149,6 +149,22 @@ def test_emulation_only_exclusions_apply_only_under_emulation() -> None:
         parse_exclusions({"3.13": {"*": [{"module": "test_x", "reason": "r", "emulated": "y"}]}})
 
 
+def test_foreign_only_exclusions_apply_to_i686_too_but_never_to_the_hosts_target() -> None:
+    table = load_exclusions()
+    case = "test.test_ctypes.test_dlerror.TestNullDlsym.test_null_dlsym"
+    qemu_case = "test.test_os.ForkTests.test_fork_warns_when_non_python_thread_exists"
+
+    def names(triple: str, **how: bool) -> list[str]:
+        return [e.test for e in exclusions_for(table, "3.13", triple, "lto", **how)]
+
+    assert case in names(I686.triple, foreign=True)  # this machine's gcc builds for x86_64
+    assert qemu_case not in names(I686.triple, foreign=True)  # runs on this CPU: it passes
+    assert {case, qemu_case} <= set(names(ARM.triple, emulated=True, foreign=True))
+    assert case not in names(X86.triple)
+    with pytest.raises(BuildError, match="foreign is true or false"):
+        parse_exclusions({"3.13": {"*": [{"module": "test_x", "reason": "r", "foreign": 1}]}})
+
+
 def test_every_emulation_only_exclusion_names_qemu() -> None:
     entries = [e for entries in load_exclusions().values() for e in entries if e.emulated]
     assert entries, "the shipped list has the qemu-user limitations"

@@ -273,11 +273,13 @@ def run(config: TestDistConfig) -> int:
             f"{dist.archive.name}: install_only archives leave out the test suite; "
             "give the -full.tar.zst archive for --regrtest"
         )
-    emulated = get_target(dist.target).emulator is not None  # its programs run under qemu-user
+    target = get_target(dist.target)
+    emulated = target.emulator is not None  # its programs run under qemu-user
     systems = {suite: system_kind(suite) for suite in config.containers}
     exclusions = (
         exclusions_for(
-            load_exclusions(), dist.python_minor, dist.target, dist.options, emulated, systems
+            load_exclusions(), dist.python_minor, dist.target, dist.options, emulated, systems,
+            foreign=target.foreign,
         )
         if config.regrtest
         else []

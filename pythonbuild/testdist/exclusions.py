@@ -6,7 +6,9 @@ passed to regrtest as ``-x``) or test cases (``case: test.test_os.FileTests.test
 glob such as ``test.test_os.*.test_chown*``, written to an ``--ignorefile``), and always says
 why (``reason``). Optional ``options`` (fnmatch patterns of build options, e.g.
 ``freethreaded+*``) limit an entry to some builds, ``emulated: true`` to runs of a target
-whose programs run here under qemu-user (a limitation of the emulator, not of the target), and
+whose programs run here under qemu-user (a limitation of the emulator, not of the target),
+``foreign: true`` to runs of a foreign target, qemu or not (i686 too: this machine's tools
+build for x86_64, not for the target), and
 ``systems`` to runs in some ``--in-container`` systems: fnmatch patterns of their names, or
 ``debian`` (any Debian suite) or ``musl`` (any musl root); ``"*"`` is every container system,
 never this machine.
@@ -30,7 +32,7 @@ EXCLUSIONS_FILE = RESOURCES / "testdist" / "exclusions.yml"
 _MODULE_NAME = re.compile(r"test_\w+")
 # Case ids as regrtest reports them; a pattern with a dot and no wildcard must be a full id.
 _CASE_ID = re.compile(r"test\.[\w.]+|[\w.*?\[\]]*[*?\[][\w.*?\[\]]*")
-_ENTRY_KEYS = {"module", "case", "reason", "options", "emulated", "systems"}
+_ENTRY_KEYS = {"module", "case", "reason", "options", "emulated", "foreign", "systems"}
 
 
 @dataclass(frozen=True)
@@ -42,9 +44,14 @@ class Exclusion:
     options: tuple[str, ...] = ()  # empty: every build
     emulated: bool = False  # only where the target's programs run under qemu-user
     systems: tuple[str, ...] = ()  # only in these --in-container systems; empty: everywhere
+    foreign: bool = False  # only for a target of another architecture than this machine's
 
-    def applies_to(self, target: str, options: str, emulated: bool = False) -> bool:
+    def applies_to(
+        self, target: str, options: str, emulated: bool = False, foreign: bool = False
+    ) -> bool:
         if not fnmatch.fnmatchcase(target, self.targets) or (self.emulated and not emulated):
+            return False
+        if self.foreign and not (foreign or emulated):
             return False
         return not self.options or any(fnmatch.fnmatchcase(options, o) for o in self.options)
 
@@ -88,11 +95,15 @@ def _entry(raw: object, where: str, targets: str) -> Exclusion:
     emulated = raw.get("emulated", False)
     if not isinstance(emulated, bool):
         raise BuildError(f"{where} ({test}): emulated is true or false, not {emulated!r}")
+    foreign = raw.get("foreign", False)
+    if not isinstance(foreign, bool):
+        raise BuildError(f"{where} ({test}): foreign is true or false, not {foreign!r}")
     systems = raw.get("systems", ())
     if not isinstance(systems, list | tuple) or not all(isinstance(x, str) for x in systems):
         raise BuildError(f"{where} ({test}): systems is a list of system names or patterns")
     return Exclusion(
-        kind, test, reason, targets, tuple(str(o) for o in options), emulated, tuple(systems)
+        kind, test, reason, targets, tuple(str(o) for o in options), emulated, tuple(systems),
+        foreign,
     )
 
 
@@ -142,15 +153,18 @@ def exclusions_for(
     options: str,
     emulated: bool = False,
     systems: dict[str, str] | None = None,
+    foreign: bool = False,
 ) -> list[Exclusion]:
     """The entries for one run; ``emulated``: the target's programs run under qemu-user;
+    ``foreign``: the target's architecture is not this machine's (emulated or not);
     ``systems``: the --in-container systems it runs in (name -> kind; None: this machine).
     An entry limited to some systems is in the list if it applies in one of them."""
     places: list[tuple[str | None, str | None]] = list((systems or {}).items()) or [(None, None)]
     return [
         e
         for e in table.get(python_minor, [])
-        if e.applies_to(target, options, emulated) and any(e.applies_in(*p) for p in places)
+        if e.applies_to(target, options, emulated, foreign)
+        and any(e.applies_in(*p) for p in places)
     ]
 
 

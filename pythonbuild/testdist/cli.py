@@ -287,7 +287,7 @@ def run(config: TestDistConfig) -> int:
     output = config.output_dir or DEFAULT_OUTPUT_PARENT / _archive_stem(dist.archive)
     # Before anything is written: a run that cannot fit stops here.
     needs = test_dist_needs(
-        dist.archive.stat().st_size, get_target(dist.target), regrtest=config.regrtest,
+        dist.archive.stat().st_size, target, regrtest=config.regrtest,
         containers=config.containers, output_dir=output, cache_dir=default_cache_dir(),
     )  # fmt: skip
     check_free_space(needs, "test run", floor=figures()["test_dist"]["floor"])

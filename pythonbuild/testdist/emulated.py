@@ -134,7 +134,8 @@ def emulation_for(
 ) -> Emulation | None:
     """How this machine runs ``target``'s programs (``python`` is one); None when it runs them
     as they are. A foreign target's run with the loader and libraries of a Debian system of its
-    architecture (another CPU's under qemu-user); a musl target's with the musl of its own build (``musl_runtime``).
+    architecture (another CPU's under qemu-user); a musl target's with the musl of its own
+    build (``musl_runtime``).
     Checks that ``python`` starts in the namespace with an empty environment.
     ``recorded_libc``: the musl step artifact the archive's build record names, if it has one."""
     libc_package = target.libc_package(options)

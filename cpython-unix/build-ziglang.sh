@@ -11,7 +11,7 @@
 #   usr/lib/<multiarch> the start files (crt1.o, Scrt1.o) and libc_nonshared.a of that glibc
 #                      version, which zig compiles from the glibc sources it ships, and the
 #                      Debian sysroot's crti.o, crtn.o and libc.so linker script
-#   usr/lib/gcc/...    and the Debian sysroot's GCC runtime
+#   usr/lib/gcc/...    and the Debian sysroot's GCC runtime (its shared library as a stub)
 # The stubs have no code: they are for the linker only, and never run or ship. The start files
 # and libc_nonshared.a do ship (linked into every program): they must be the floor's, not the
 # sysroot's glibc's, whose newer crt1.o hands __libc_start_main no constructor runner (glibc
@@ -147,7 +147,54 @@ if [[ "${loader_path}" != "/lib/${multiarch}/${loader_name}" ]]; then
         "${root}${loader_path}"
 fi
 cp -a /sysroot/usr/lib/gcc "${root}/usr/lib/"
-cp -a "/sysroot/lib/${multiarch}"/libgcc_s.so.1 "${root}/lib/${multiarch}/"
+# GCC's shared runtime as a stub too: the sysroot's own is linked against the sysroot's glibc (a
+# bookworm libgcc_s.so.1 calls _dl_find_object@GLIBC_2.35), and lld refuses a library whose
+# references the stub libc cannot answer. The stub exports what the real one does, with the same
+# symbol versions and sizes, and references nothing; programs still load the system's own.
+stub_library() {  # REAL STUB
+    local real=$1 stub=$2 dir="${work}/stub-${1##*/}" soname
+    soname=$(readelf -d "${real}" | sed -n 's/.*(SONAME).*\[\(.*\)\]$/\1/p')
+    mkdir -p "${dir}"
+    # Defined functions and objects: "type bind size name@@version" (name@version: not default).
+    readelf --dyn-syms --wide "${real}" \
+        | awk '($4 == "FUNC" || $4 == "OBJECT") && ($5 == "GLOBAL" || $5 == "WEAK") \
+               && $(NF-1) != "UND" && $(NF-1) != "ABS" { print $4, $5, $3, $NF }' \
+        > "${dir}/symbols"
+    if grep -qv '@' "${dir}/symbols"; then
+        echo "ziglang: ${real} exports symbols without a version; no stub for it" >&2
+        exit 1
+    fi
+    awk -v script="${dir}/version.map" '
+        {
+            number = NR; type = $1; bind = $2; size = $3; name = $4
+            default = index(name, "@@") > 0
+            split(name, parts, "@+"); symbol = parts[1]; version = parts[2]
+            attributes = (bind == "WEAK") ? "__attribute__((weak)) " : ""
+            label = default ? symbol : "stub_" number
+            if (type == "OBJECT") {
+                printf "%schar stub_%d[%d] __asm__(\"%s\");\n", attributes, number, (size > 0 ? size : 1), label
+            } else {
+                printf "%svoid stub_%d(void) __asm__(\"%s\");\n", attributes, number, label
+                printf "void stub_%d(void) {}\n", number
+            }
+            if (!default) printf "__asm__(\".symver stub_%d, %s@%s\");\n", number, symbol, version
+            if (!(version in known)) { known[version] = 1; order[++versions] = version }
+            if (default) exported[version] = exported[version] "    " symbol ";\n"
+        }
+        END {
+            for (i = 1; i <= versions; i++) {
+                v = order[i]
+                printf "%s {\n", v > script
+                if (exported[v] != "") printf "  global:\n%s", exported[v] > script
+                if (i == 1) printf "  local:\n    *;\n" > script
+                printf "};\n" > script
+            }
+        }' "${dir}/symbols" > "${dir}/stub.c"
+    target-clang -shared -nostdlib -fPIC -w -o "${stub}" "${dir}/stub.c" \
+        -Wl,-soname,"${soname}" -Wl,--version-script,"${dir}/version.map"
+    echo "stub ${soname} ($(wc -l < "${dir}/symbols") symbols, from ${real#/sysroot})"
+}
+stub_library "/sysroot/lib/${multiarch}/libgcc_s.so.1" "${root}/lib/${multiarch}/libgcc_s.so.1"
 
 stage "check"
 # A program linked against the tree binds nothing newer than the floor and runs here (a foreign

@@ -3,6 +3,9 @@
 source /scripts/common.sh
 # Debian's tarball is the release tag's git tree: generate the configure script first.
 [ -x configure ] || autoreconf -fi
+# The s390x assembly names registers bare in its .cfi_* directives (r13), which GNU as accepts
+# and clang's assembler does not ("register expected"): spell them %r13. (Assembled on s390x only.)
+sed -i -E 's/^([[:space:]]*\.cfi_[a-z_]+[[:space:]]+)r([0-9]+)/\1%r\2/' src/s390/sysv.S
 ./configure "${configure_host_args[@]}" --prefix="${PREFIX}" --disable-shared --enable-static --disable-docs \
     --disable-multi-os-directory
 make -j"${JOBS}"

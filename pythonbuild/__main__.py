@@ -29,6 +29,8 @@ SUBCOMMANDS = {
               "what the project keeps on this machine, and pruning it (docs/cache.md)"),
     "host-tools": ("pythonbuild.linux.host_tools_cli", "requirements.txt", "build",
                    "the programs the build and its tests run on this machine (--install: as root)"),
+    "relink": ("pythonbuild.relink.cli", "requirements.txt", "build",
+               "link a new executable from a full archive's objects (docs/relinking.md)"),
     "ci-matrix": ("pythonbuild.release.ci_matrix", "requirements.txt", "build",
                   "write .github/workflows/build.yml from the targets and options (--check)"),
 }  # fmt: skip

@@ -18,7 +18,7 @@ from pythonbuild.paths import ROOT
 
 PACKAGE = ROOT / "pythonbuild"
 PLATFORM_WINGS = {"linux", "windows", "macos"}
-TOOLS = {"validate", "testdist", "reproduce", "bench", "cache", "release"}
+TOOLS = {"validate", "testdist", "reproduce", "bench", "cache", "release", "relink"}
 # What each shared layer may import: itself and the layers below it.
 SHARED_LAYERS = {
     "core": {"core"},

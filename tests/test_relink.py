@@ -3,12 +3,11 @@ commands, and refusing bad input. The end-to-end relinks are in test_relink_end_
 
 from __future__ import annotations
 
-import io
-import tarfile
 from pathlib import Path
 
 import pytest
 import zstandard
+from tarfiles import tar_bytes
 
 from pythonbuild.errors import UsageError
 from pythonbuild.linux.images import LLVM_VERSION
@@ -132,13 +131,7 @@ def test_bitcode_of_another_llvm_is_a_toolchain_mismatch() -> None:
 
 
 def _zst_tar(path: Path, members: dict[str, bytes]) -> Path:
-    raw = io.BytesIO()
-    with tarfile.open(fileobj=raw, mode="w") as tar:
-        for name, data in members.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    path.write_bytes(zstandard.ZstdCompressor().compress(raw.getvalue()))
+    path.write_bytes(zstandard.ZstdCompressor().compress(tar_bytes(members)))
     return path
 
 

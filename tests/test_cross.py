@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import struct
 import sys
 from pathlib import Path
 
 import pytest
 
+from pythonbuild.distribution.elf import read_elf_header
 from pythonbuild.errors import BuildError, UsageError
 from pythonbuild.linux import emulation
 from pythonbuild.linux.images import build as images
@@ -20,7 +22,7 @@ from pythonbuild.testdist.exclusions import (
     parse_exclusions,
     regrtest_arguments,
 )
-from pythonbuild.validate.data import elf_loader
+from pythonbuild.validate.data import elf_kind, elf_loader
 
 ARM = get_target("aarch64-unknown-linux-gnu")
 X86 = get_target("x86_64-unknown-linux-gnu")
@@ -110,11 +112,31 @@ def test_a_wrong_architecture_interpreter_is_one_line(tmp_path) -> None:
     with pytest.raises(UsageError) as info:
         check_architecture(ARM.triple, python)
     message = str(info.value)
-    assert "EM_X86_64 ELF64, not EM_AARCH64 ELF64" in message and "\n" not in message
+    assert "EM_X86_64 ELF64 little-endian, not EM_AARCH64 ELF64 little-endian" in message
+    assert "\n" not in message
     assert check_architecture(X86.triple, python) == X86
     (tmp_path / "script").write_text("#!/bin/sh\n")
     with pytest.raises(UsageError, match="not an ELF file"):
         check_architecture(X86.triple, tmp_path / "script")
+
+
+def _elf_header(byte_order: str, machine: int) -> bytes:
+    """A 64-bit ELF file header alone (no sections, no segments), in ``byte_order``."""
+    ident = b"\x7fELF" + bytes([2, 1 if byte_order == "little" else 2, 1]) + bytes(9)
+    fields = (3, machine, 1, 0, 0, 0, 0, 64, 56, 0, 64, 0, 0)  # ET_DYN, EM_*, EV_CURRENT, ...
+    return ident + struct.pack(("<" if byte_order == "little" else ">") + "HHIQQQIHHHHHH", *fields)
+
+
+def test_the_byte_order_counts_as_much_as_the_machine(tmp_path) -> None:
+    # s390x is big-endian; EM_PPC64 is both ppc64le and the big-endian ppc64 of other systems.
+    big = tmp_path / "big"
+    big.write_bytes(_elf_header("big", 22))  # EM_S390
+    assert read_elf_header(big).kind == elf_kind("s390x") == "EM_S390 ELF64 big-endian"
+    assert check_architecture("s390x-unknown-linux-gnu", big).triple == "s390x-unknown-linux-gnu"
+    ppc64 = tmp_path / "ppc64"
+    ppc64.write_bytes(_elf_header("big", 21))  # EM_PPC64, big-endian: not ppc64le's
+    with pytest.raises(UsageError, match="EM_PPC64 ELF64 big-endian, not EM_PPC64 ELF64 little"):
+        check_architecture("ppc64le-unknown-linux-gnu", ppc64)
 
 
 def test_the_emulated_subset_runs_named_modules_less_excluded_ones(tmp_path) -> None:

@@ -33,6 +33,7 @@ class ElfInfo:
     machine: str
     elfclass: int
     elf_type: str = "ET_NONE"  # ET_EXEC, ET_DYN (shared objects and PIEs), ET_REL (objects)
+    byte_order: str = "little"  # or "big" (s390x): EI_DATA of the file's identification
     needed: list[str] = field(default_factory=list)
     runpaths: list[str] = field(default_factory=list)
     glibc_versions: set[str] = field(default_factory=set)
@@ -51,6 +52,11 @@ class ElfInfo:
     unversioned_imports: set[str] = field(default_factory=set)
 
     @property
+    def kind(self) -> str:
+        """Machine, class and byte order, as elf-machines.yml says them for a CPU."""
+        return f"{self.machine} ELF{self.elfclass} {self.byte_order}-endian"
+
+    @property
     def executable_stack(self) -> bool:
         """Without PT_GNU_STACK the loader gives the process an executable stack."""
         return self.gnu_stack_flags is None or bool(self.gnu_stack_flags & PF_X)
@@ -64,11 +70,15 @@ def is_elf(path: Path) -> bool:
         return False
 
 
+def _byte_order(elf: ELFFile) -> str:
+    return "little" if elf.little_endian else "big"
+
+
 def read_elf_header(path: Path) -> ElfInfo:
     """Only the file header: machine, class and type (cheap; for object files)."""
     with path.open("rb") as handle:
         elf = ELFFile(handle)
-        return ElfInfo(path, elf["e_machine"], elf.elfclass, elf["e_type"])
+        return ElfInfo(path, elf["e_machine"], elf.elfclass, elf["e_type"], _byte_order(elf))
 
 
 def read_interpreter(path: Path) -> str | None:
@@ -83,7 +93,7 @@ def read_interpreter(path: Path) -> str | None:
 def read_elf(path: Path) -> ElfInfo:
     with path.open("rb") as handle:
         elf = ELFFile(handle)
-        info = ElfInfo(path, elf["e_machine"], elf.elfclass, elf["e_type"])
+        info = ElfInfo(path, elf["e_machine"], elf.elfclass, elf["e_type"], _byte_order(elf))
         for segment in elf.iter_segments():
             if segment["p_type"] == "PT_GNU_STACK":
                 info.gnu_stack_flags = segment["p_flags"]
@@ -162,7 +172,9 @@ def count_direct_calls(path: Path, symbol: str) -> int | None:
         symtab = elf.get_section_by_name(".symtab")
         if not isinstance(symtab, SymbolTableSection):
             return None
-        defined = [s for s in symtab.get_symbol_by_name(symbol) or [] if s["st_shndx"] != "SHN_UNDEF"]
+        defined = [
+            s for s in symtab.get_symbol_by_name(symbol) or [] if s["st_shndx"] != "SHN_UNDEF"
+        ]
         if not defined or elf["e_machine"] not in ("EM_X86_64", "EM_AARCH64"):
             return None
         target = defined[0]["st_value"]

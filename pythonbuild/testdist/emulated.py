@@ -28,7 +28,7 @@ from ..linux.images.build import runtime_rootfs_dir, runtime_rootfs_spec
 from ..options import BuildOptions
 from ..paths import RESOURCES
 from ..targets import Target, get_target
-from ..validate.data import elf_machines
+from ..validate.data import elf_kind
 from .loader_namespace import Bind
 from .musl_runtime import extract_libc, musl_artifact, musl_binds
 
@@ -111,14 +111,13 @@ def loader_binds(rootfs: Path, interpreter: str) -> tuple[Bind, ...]:
 def check_architecture(triple: str, python: Path) -> Target:
     """The target of ``triple``, after checking that ``python`` is an ELF file for it."""
     target = get_target(triple)
-    cpu = target.gnu_triple.split("-", 1)[0]
-    machine, elfclass = elf_machines()[cpu]
+    expected = elf_kind(target.gnu_triple.split("-", 1)[0])
     info = read_elf_header(python.resolve()) if is_elf(python.resolve()) else None
-    if info is None or (info.machine, info.elfclass) != (machine, elfclass):
-        found = f"{info.machine} ELF{info.elfclass}" if info else "not an ELF file"
+    if info is None or info.kind != expected:
+        found = info.kind if info else "not an ELF file"
         raise UsageError(
-            f"{python.name} of this {triple} archive is {found}, not {machine} "
-            f"ELF{elfclass}: the archive is corrupt or mislabelled; rebuild it"
+            f"{python.name} of this {triple} archive is {found}, not {expected}: the archive "
+            "is corrupt or mislabelled; rebuild it"
         )
     return target
 
@@ -166,7 +165,9 @@ def emulation_for(
         spec = runtime_rootfs_spec(target.sysroot, arch=target.debian_arch)
         rootfs = runtime_rootfs_dir(spec, cache_dir, logs)
         emulation = Emulation(target.emulator, rootfs, loader_binds(rootfs, interpreter))
-        where = f"the loader and libraries of Debian {target.sysroot} {target.debian_arch} ({rootfs})"
+        where = (
+            f"the loader and libraries of Debian {target.sysroot} {target.debian_arch} ({rootfs})"
+        )
     _check_start(emulation, python, scratch)
     log.info(
         f"{target.triple}: its programs run {emulation.how}with {where}, mounted at "

@@ -34,6 +34,12 @@ def elf_machines() -> dict[str, tuple[str, int]]:
     return {cpu: (e["machine"], int(e["class"])) for cpu, e in _load("elf-machines.yml").items()}
 
 
+def elf_kind(cpu: str) -> str:
+    """What every ELF file for ``cpu`` is: machine, class and byte order (``ElfInfo.kind``)."""
+    entry = _load("elf-machines.yml")[cpu]
+    return f"{entry['machine']} ELF{entry['class']} {entry['byte_order']}-endian"
+
+
 def elf_loader(cpu: str, libc: str) -> str | None:
     """The loader (PT_INTERP) executables for ``cpu`` and ``libc`` name (None: not known)."""
     return _load("elf-machines.yml").get(cpu, {}).get("loaders", {}).get(libc)

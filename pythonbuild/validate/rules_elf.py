@@ -12,8 +12,8 @@ from ..distribution.elf import ElfInfo, count_direct_calls, is_elf, read_elf, re
 from ..versions import version_tuple
 from .data import (
     bundled_symbol_patterns,
+    elf_kind,
     elf_loader,
-    elf_machines,
     fortifiable_functions,
     hardening_exemptions,
 )
@@ -65,16 +65,13 @@ def check(dist: Distribution, infos: list[ElfInfo]) -> list[Finding]:
 
 
 def _machine(dist: Distribution, infos: list[ElfInfo]) -> Iterator[Finding]:
-    cpu = dist.target.gnu_triple.split("-")[0]
-    machine, elfclass = elf_machines()[cpu]
+    expected = elf_kind(dist.target.gnu_triple.split("-")[0])
     for info in infos:
-        if (info.machine, info.elfclass) != (machine, elfclass):
+        if info.kind != expected:
             yield Finding(
-                dist.member(info.path),
-                "elf-machine",
-                f"{info.machine} ELF{info.elfclass}",
-                f"{machine} ELF{elfclass} ({dist.target.triple})",
-            )
+                dist.member(info.path), "elf-machine", info.kind,
+                f"{expected} ({dist.target.triple})",
+            )  # fmt: skip
 
 
 def _needed(dist: Distribution, loaded: list[ElfInfo]) -> Iterator[Finding]:
@@ -114,7 +111,9 @@ def _loader(dist: Distribution, loaded: list[ElfInfo]) -> Iterator[Finding]:
     )
     for info in loaded:
         if info.interpreter is not None and info.interpreter != expected:
-            yield Finding(dist.member(info.path), "loader", f"PT_INTERP {info.interpreter}", allowed)
+            yield Finding(
+                dist.member(info.path), "loader", f"PT_INTERP {info.interpreter}", allowed
+            )
 
 
 def _runpaths(dist: Distribution, loaded: list[ElfInfo]) -> Iterator[Finding]:

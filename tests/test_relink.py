@@ -3,6 +3,7 @@ commands, and refusing bad input. The end-to-end relinks are in test_relink_end_
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -139,7 +140,13 @@ def test_an_archive_without_build_objects_is_refused(tmp_path: Path) -> None:
     install_only = _zst_tar(tmp_path / "a.tar.zst", {"python/bin/python3": b"\x7fELF"})
     with pytest.raises(UsageError, match="relinking needs a full archive"):
         read_full_document(install_only)
-    no_objects = _zst_tar(tmp_path / "b.tar.zst", {"python/PYTHON.json": b'{"build_info": {}}'})
+    document = {
+        "python_major_minor_version": "3.13", "python_version": "3.13.15",
+        "target_triple": "x86_64-unknown-linux-gnu", "build_options": "noopt", "build_info": {},
+    }  # fmt: skip
+    no_objects = _zst_tar(
+        tmp_path / "b.tar.zst", {"python/PYTHON.json": json.dumps(document).encode()}
+    )
     with pytest.raises(UsageError, match="names no object files"):
         read_full_document(no_objects)
 

@@ -42,10 +42,8 @@ class RelinkPlan:
     static_libraries: tuple[str, ...]  # bundled archives, by path
     system_libraries: tuple[str, ...]  # -l<name>
     inittab: tuple[InittabEntry, ...]
-    excluded: tuple[str, ...]
     compile_flags: tuple[str, ...]  # for config.c and main: inittab_cflags and the headers
     link_flags: tuple[str, ...]
-    object_file_format: str
 
     def config_source(self) -> str:
         return render_config_c(self.inittab)
@@ -149,8 +147,6 @@ def plan_relink(document: dict, exclude: Iterable[str] = ()) -> RelinkPlan:
         static_libraries=tuple(dict.fromkeys(static)),
         system_libraries=tuple(dict.fromkeys(system)),
         inittab=tuple(inittab),
-        excluded=excluded,
         compile_flags=(*info["inittab_cflags"], f"-I{include}"),
         link_flags=tuple(link_flags),
-        object_file_format=info["object_file_format"],
     )

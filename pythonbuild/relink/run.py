@@ -3,7 +3,6 @@ linked against, with the archive's own objects (docs/relinking.md)."""
 
 from __future__ import annotations
 
-import json
 import os
 import tarfile
 import time
@@ -11,7 +10,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import log
-from ..distribution.archive import read_leading_member
 from ..errors import BuildError, UsageError
 from ..fetch import default_mirrors, fetch_source
 from ..linux import engine as engine_mod
@@ -23,6 +21,7 @@ from ..options import parse_options
 from ..paths import ROOT
 from ..registry import load_registry
 from ..targets import get_target
+from ..testdist.distribution import read_metadata_from_full
 from .plan import CONFIG_SOURCE, DEFAULT_MAIN, MAIN_SOURCE, RelinkPlan
 
 ARCHIVE_IN_CONTAINER = "/relink/archive.tar.zst"
@@ -44,20 +43,10 @@ class RelinkRequest:
 
 def read_full_document(archive: Path) -> dict:
     """PYTHON.json of a full archive that can be relinked; UsageError (exit 2) when it cannot."""
-    if not archive.is_file():
-        raise UsageError(f"{archive}: no such file")
     try:
-        first, raw = read_leading_member(archive, "python/PYTHON.json")
-    except BuildError as exc:  # not zstd, damaged, truncated: says which
-        raise UsageError(str(exc)) from None
-    except (OSError, tarfile.TarError, ValueError) as exc:
-        raise UsageError(f"{archive}: not a readable .tar.zst archive ({exc})") from None
-    if raw is None:
-        raise UsageError(
-            f"{archive}: no python/PYTHON.json (first member {first!r}): relinking needs a full "
-            "archive (*-full.tar.zst)"
-        )
-    document = json.loads(raw)
+        document = read_metadata_from_full(archive)
+    except BuildError as exc:  # missing, not zstd, damaged, not a full archive: says which
+        raise UsageError(f"{exc} (relinking needs a full archive: *-full.tar.zst)") from None
     if not document.get("build_info", {}).get("core", {}).get("objs"):
         raise UsageError(
             f"{archive}: PYTHON.json names no object files (build_info): it has no python/build "

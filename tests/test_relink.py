@@ -3,7 +3,12 @@ commands, and refusing bad input. The end-to-end relinks are in test_relink_end_
 
 from __future__ import annotations
 
+import io
 import json
+import os
+import subprocess
+import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -13,6 +18,7 @@ from tarfiles import tar_bytes
 from pythonbuild.errors import UsageError
 from pythonbuild.linux.images import LLVM_VERSION
 from pythonbuild.relink.cli import main
+from pythonbuild.relink.frozen_app import read_app
 from pythonbuild.relink.plan import CONFIG_OBJECT, MAIN_OBJECT, plan_relink
 from pythonbuild.relink.run import check_toolchain, read_full_document
 
@@ -160,3 +166,65 @@ def test_bad_input_exits_2_with_one_line(tmp_path: Path, capsys) -> None:
     err = capsys.readouterr().err
     assert "not a zstd-compressed file" in err and err.strip().count("\n") == 0
     assert not (tmp_path / "py").exists()
+
+
+def _app(root: Path, name: str = "hello_app") -> Path:
+    package = root / name
+    (package / "__pycache__").mkdir(parents=True)
+    (package / "__init__.py").write_text("GREETING = 'hello'\n")
+    (package / "__main__.py").write_text(
+        "import sys\nfrom . import GREETING\nprint(GREETING, *sys.argv[1:])\nsys.exit(7)\n"
+    )
+    (package / "__pycache__" / "__init__.cpython-313.pyc").write_bytes(b"stale")
+    return package
+
+
+def test_a_frozen_apps_zip_is_the_same_bytes_for_the_same_package(tmp_path: Path) -> None:
+    first = read_app(_app(tmp_path / "one"))
+    second_dir = _app(tmp_path / "two")
+    os.utime(second_dir / "__main__.py", (1_000_000, 1_000_000))
+    second = read_app(second_dir)
+    assert first.name == "hello_app" and first.archive == second.archive
+    with zipfile.ZipFile(io.BytesIO(first.archive)) as archive:
+        assert archive.namelist() == ["hello_app/__init__.py", "hello_app/__main__.py"]
+
+
+def test_a_frozen_app_is_imported_from_the_end_of_an_executable(tmp_path: Path) -> None:
+    # What the relinked program does, with this interpreter: its own file (ELF bytes, then the
+    # zip) first on sys.path, the package run as -m runs it, the arguments left to it.
+    app = read_app(_app(tmp_path))
+    program = tmp_path / "program"
+    program.write_bytes(b"\x7fELF" + bytes(4096) + app.archive)
+    run = subprocess.run(
+        [sys.executable, "-m", app.name, "a", "b"], capture_output=True, text=True,
+        env={**os.environ, "PYTHONPATH": str(program)}, cwd=tmp_path / "hello_app" / "__pycache__",
+    )  # fmt: skip
+    assert (run.returncode, run.stdout) == (7, "hello a b\n"), run.stderr
+    source = app.main_source()
+    assert 'config.run_module, L"hello_app"' in source and "config.parse_argv = 0;" in source
+    assert "config.pythonpath_env" in source and "/proc/self/exe" in source
+
+
+@pytest.mark.parametrize(
+    ("layout", "says"),
+    [("missing", "no such directory"), ("no-main", "no __main__.py"),
+     ("bad-name", "is not a Python package name")],
+)  # fmt: skip
+def test_a_directory_that_is_not_a_runnable_package_is_refused(tmp_path, layout, says) -> None:
+    directory = {"missing": tmp_path / "nothing", "no-main": tmp_path / "pkg",
+                 "bad-name": tmp_path / "my-app"}[layout]  # fmt: skip
+    if layout != "missing":
+        directory.mkdir()
+        (directory / "__init__.py").write_text("")
+    if layout == "bad-name":
+        (directory / "__main__.py").write_text("")
+    with pytest.raises(UsageError, match=says):
+        read_app(directory)
+
+
+def test_main_and_frozen_app_together_exit_2(tmp_path: Path, capsys) -> None:
+    main_c = tmp_path / "main.c"
+    main_c.write_text("int main(void) { return 0; }\n")
+    args = ["a.tar.zst", "--out", str(tmp_path / "py"), "--main", str(main_c)]
+    assert main([*args, "--frozen-app", str(_app(tmp_path))]) == 2
+    assert "choose one" in capsys.readouterr().err

@@ -4,6 +4,7 @@ Python. Each relinked executable is placed in the archive's installation and run
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -101,6 +102,30 @@ def test_a_program_of_ones_own_embeds_python(build, installed, tmp_path) -> None
     code = "import json, decimal; status = len(json.dumps({'a': str(decimal.Decimal(1) / 8)}))"
     run = subprocess.run([program, code], capture_output=True, text=True)
     assert run.returncode == len('{"a": "0.125"}'), run.stderr
+
+
+APP_MAIN = """\
+import json, sqlite3, sys
+from . import NAME
+print(json.dumps({"app": NAME, "args": sys.argv[1:], "stdlib": json.__file__}))
+sys.exit(len(sys.argv) - 1)
+"""
+
+
+def test_a_frozen_app_runs_with_the_standard_library_beside_it(build, installed, tmp_path) -> None:
+    _, install = installed
+    package = tmp_path / "hello_app"
+    package.mkdir()
+    (package / "__init__.py").write_text("NAME = 'hello'\n")
+    (package / "__main__.py").write_text(APP_MAIN)
+    program = install / "bin" / "hello-app"
+    assert relink(build["full"], program, "--frozen-app", str(package)).returncode == 0
+    # Run from elsewhere, with arguments that are the interpreter's options for bin/python3.
+    run = subprocess.run([program, "-c", "x y"], capture_output=True, text=True, cwd=tmp_path)
+    assert run.returncode == 2, run.stderr
+    said = json.loads(run.stdout)
+    assert said["app"] == "hello" and said["args"] == ["-c", "x y"]
+    assert Path(said["stdlib"]).is_relative_to(install / "lib"), said
 
 
 def test_bad_input_is_one_line_and_exit_2(build, installed, tmp_path) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ..errors import ArgumentParser, UsageError, run_command
 from ..paths import default_cache_dir
+from .frozen_app import read_app
 from .plan import plan_relink
 from .run import RelinkRequest, read_full_document, relink
 
@@ -30,18 +31,26 @@ def parse_args(argv: list[str]) -> RelinkRequest:
         "--main", type=Path, metavar="FILE.c",
         help="your own C file with main(), embedding Python, instead of the interpreter's",
     )  # fmt: skip
+    parser.add_argument(
+        "--frozen-app", type=Path, metavar="DIR",
+        help="a package directory with __main__.py: the executable runs it (as python -m does), "
+        "with the standard library of the installation it is placed in",
+    )  # fmt: skip
     parser.add_argument("--cache-dir", type=Path, default=None, help="as build-linux.py's")
     parser.add_argument(
         "--keep-engine", action="store_true",
         help="leave a private dockerd started by this run running",
     )  # fmt: skip
     args = parser.parse_args(argv)
+    if args.main is not None and args.frozen_app is not None:
+        raise UsageError("--main and --frozen-app both give the program's main(); choose one")
     if args.main is not None and not args.main.is_file():
         raise UsageError(f"--main {args.main}: no such file")
     if args.out.is_dir():
         raise UsageError(f"--out {args.out} is a directory; name the executable to write")
     if not args.out.parent.is_dir():
         raise UsageError(f"--out {args.out}: directory {args.out.parent} does not exist")
+    app = read_app(args.frozen_app) if args.frozen_app is not None else None
     document = read_full_document(args.archive)
     return RelinkRequest(
         archive=args.archive.resolve(),
@@ -49,6 +58,7 @@ def parse_args(argv: list[str]) -> RelinkRequest:
         document=document,
         plan=plan_relink(document, args.exclude_extension),
         main_source=args.main,
+        app=app,
         cache_dir=args.cache_dir or default_cache_dir(),
         keep_engine=args.keep_engine,
     )

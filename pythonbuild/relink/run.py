@@ -22,6 +22,7 @@ from ..paths import ROOT
 from ..registry import load_registry
 from ..targets import get_target
 from ..testdist.distribution import read_metadata_from_full
+from .frozen_app import FrozenApp
 from .plan import CONFIG_SOURCE, DEFAULT_MAIN, MAIN_SOURCE, RelinkPlan
 
 ARCHIVE_IN_CONTAINER = "/relink/archive.tar.zst"
@@ -37,6 +38,7 @@ class RelinkRequest:
     plan: RelinkPlan
     main_source: Path | None
     cache_dir: Path
+    app: FrozenApp | None = None
     allow_private_engine: bool = True
     keep_engine: bool = False
 
@@ -68,7 +70,7 @@ def check_toolchain(document: dict) -> None:
 
 def _container_script(plan: RelinkPlan) -> str:
     """Unpack the archive's python/ (without its installation's library tree: only the
-    headers are needed), write the sources, compile and link."""
+    headers are needed) beside the sources already placed there, compile and link."""
     return "\n".join([
         "set -euo pipefail",
         f"mkdir -p {WORK_IN_CONTAINER} /out",
@@ -76,9 +78,6 @@ def _container_script(plan: RelinkPlan) -> str:
         " --exclude='python/install/lib' --exclude='python/install/share'"
         " --exclude='python/install/bin'",
         f"cd {WORK_IN_CONTAINER}",
-        "mkdir -p relink",
-        f"cp /relink/config.c {CONFIG_SOURCE}",
-        f"cp /relink/main.c {MAIN_SOURCE}",
         plan.script(f"/out/{OUTPUT_NAME}"),
     ])  # fmt: skip
 
@@ -101,7 +100,12 @@ def relink(request: RelinkRequest) -> Path:
     tree_steps = [build_plan.step(tree_package)] if tree_package else []
     run_name = f"relink-{target.triple}-{python}-{options.name}"
     workspace = Workspace(request.cache_dir, ROOT / "build" / "logs" / run_name, default_jobs())
-    main_source = request.main_source.read_bytes() if request.main_source else DEFAULT_MAIN.encode()
+    if request.app is not None:
+        main_source = request.app.main_source().encode()
+    elif request.main_source is not None:
+        main_source = request.main_source.read_bytes()
+    else:
+        main_source = DEFAULT_MAIN.encode()
 
     with log.step("connect to the container engine"):
         engine = engine_mod.connect(allow_private=request.allow_private_engine)
@@ -118,8 +122,8 @@ def relink(request: RelinkRequest) -> Path:
             env={"SOURCE_DATE_EPOCH": "0"},
             files={
                 ARCHIVE_IN_CONTAINER: request.archive,
-                "/relink/config.c": request.plan.config_source().encode(),
-                "/relink/main.c": main_source,
+                f"{WORK_IN_CONTAINER}/{CONFIG_SOURCE}": request.plan.config_source().encode(),
+                f"{WORK_IN_CONTAINER}/{MAIN_SOURCE}": main_source,
                 "/relink/relink.sh": _container_script(request.plan).encode(),
             },
             tarballs=tree_artifacts,
@@ -129,7 +133,7 @@ def relink(request: RelinkRequest) -> Path:
         try:
             with log.step(f"compile and link (log: {logfile})"):
                 run_in_container(engine, run, logfile, "relinking", raw)
-            _write_executable(raw, request.output)
+            _write_executable(raw, request.output, request.app.archive if request.app else b"")
         finally:
             raw.unlink(missing_ok=True)
     finally:
@@ -142,8 +146,9 @@ def relink(request: RelinkRequest) -> Path:
     return request.output
 
 
-def _write_executable(out_tar: Path, dest: Path) -> None:
-    """The linked program from the container's /out, written under a temporary name first."""
+def _write_executable(out_tar: Path, dest: Path, appended: bytes) -> None:
+    """The linked program from the container's /out (and a frozen app's zip after it), written
+    under a temporary name first."""
     with tarfile.open(out_tar) as tar:
         member = tar.getmember(f"out/{OUTPUT_NAME}")
         data = tar.extractfile(member)
@@ -152,7 +157,7 @@ def _write_executable(out_tar: Path, dest: Path) -> None:
         content = data.read()
     partial = dest.with_name(f".{dest.name}.{os.getpid()}.partial")
     try:
-        partial.write_bytes(content)
+        partial.write_bytes(content + appended)
         partial.chmod(0o755)
         partial.replace(dest)
     finally:

@@ -3,7 +3,9 @@ under qemu-user (slow, opt-in: ./run-tests --cross; the libraries are cached aft
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -11,7 +13,12 @@ import pytest
 from builds import build_noopt_full, passing_test_dist, run_shown, unpack_full
 
 from pythonbuild.distribution.elf import read_elf, scan_tree
+from pythonbuild.options import parse_options
+from pythonbuild.paths import default_cache_dir
 from pythonbuild.targets import get_target
+from pythonbuild.testdist.emulated import emulation_for
+from pythonbuild.testdist.results import PASSED, SKIPPED
+from pythonbuild.testdist.smoke import run_smoke_on_host
 
 TARGET = os.environ.get("STANDALONE_PYTHON_E2E_CROSS_TARGET", "aarch64-unknown-linux-gnu")
 # A few regression-suite modules that exercise the ABI (ctypes/libffi, struct), the bundled
@@ -63,3 +70,47 @@ def test_smoke_and_a_regrtest_subset_pass_under_emulation(cross_full, tmp_path):
     )
     assert "qemu-aarch64" in out and "private mount namespace" in out
     assert _target_files_outside_the_cache() == before  # nothing of the target left here
+
+
+APP_MAIN = """\
+import json, platform, sys
+print(json.dumps({"args": sys.argv[1:], "machine": platform.machine(), "stdlib": json.__file__}))
+sys.exit(len(sys.argv) - 1)
+"""
+
+
+def test_a_relinked_interpreter_and_a_frozen_app_run_under_emulation(cross_full, tmp_path):
+    # relink links a foreign target's objects with the same cross tool chain; what it wrote must
+    # run on that CPU: the interpreter passes the smoke checks, the app runs its package.
+    # Below a directory with a space: one of the smoke checks runs from such a path.
+    unpacked = tmp_path / "cross relink"
+    metadata, install = unpack_full(cross_full, unpacked)
+    package = tmp_path / "hello_app"
+    package.mkdir()
+    (package / "__main__.py").write_text(APP_MAIN)
+    python, program = install / "bin" / "python3-relinked", install / "bin" / "hello-app"
+    for out, args in ((python, ()), (program, ("--frozen-app", package))):
+        result, elapsed = run_shown(
+            sys.executable, "-m", "pythonbuild", "relink", cross_full, "--out", out, *args
+        )
+        assert result.returncode == 0, result.stderr[-3000:]
+        print(f"relink {out.name}: {elapsed:.0f}s, {out.stat().st_size / 1e6:.1f} MB")
+    assert read_elf(python).machine == read_elf(install / "bin" / "python3.13").machine
+    scratch = tmp_path / "scratch"
+    emulation = emulation_for(
+        get_target(TARGET), parse_options(metadata["build_options"]), python,
+        default_cache_dir(), scratch, tmp_path / "logs",
+    )  # fmt: skip
+    assert emulation is not None
+    launcher = emulation.launcher(scratch)
+    results = run_smoke_on_host(
+        python, unpacked / "python" / "PYTHON.json", tmp_path / "results",
+        tmp_path / "smoke.log", launcher,
+    )  # fmt: skip
+    failed = [r.name for r in results if r.outcome not in (PASSED, SKIPPED)]
+    assert results and not failed, (tmp_path / "smoke.log").read_text()[-4000:]
+    run = subprocess.run([*launcher, program, "-I", "x"], capture_output=True, text=True)
+    assert run.returncode == 2, run.stderr
+    said = json.loads(run.stdout)
+    assert said["args"] == ["-I", "x"] and said["machine"] == get_target(TARGET).machine
+    assert Path(said["stdlib"]).is_relative_to(install / "lib"), said

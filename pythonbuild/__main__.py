@@ -15,6 +15,8 @@ SUBCOMMANDS = {
                       "make a Debian chroot with Debian's own python, a reference for bench"),
     "validate": ("pythonbuild.validate.cli", "requirements.txt", "build",
                  "check distribution archives without running them (docs/validation.md)"),
+    "sizes": ("pythonbuild.validate.sizes_cli", "requirements.txt", "build",
+              "where an archive's bytes go, and its size against the recorded one (docs/sizes.md)"),
     "test-dist": ("pythonbuild.testdist.cli", "requirements.txt", "build",
                   "test a distribution archive: smoke tests, regrtest, other Linux systems"),
     "reproduce": ("pythonbuild.reproduce.cli", "requirements.txt", "build",

@@ -243,6 +243,10 @@ def _build_planned(
                 outputs[0], config.target.triple, report=log.info,
                 stamp=work_dir / "validated",
             )  # fmt: skip
+        from ..validate.sizes import check_archive_sizes
+
+        with log.step("compare archive sizes with the recorded ones"):
+            check_archive_sizes(outputs)
 
 
 def finished_build(

@@ -1,22 +1,27 @@
 """Relinking the end-to-end build's full archive: the interpreter again, one without the modules
-that bundle Tcl/Tk/X11, SQLite and OpenSSL's libssl, and a C program of one's own that embeds
-Python. Each relinked executable is placed in the archive's installation and run there."""
+that bundle Tcl/Tk/X11, SQLite and OpenSSL's libssl, a C program of one's own that embeds
+Python, and a frozen app; and the interpreter of an lto archive, whose objects are LLVM bitcode
+(its own x86_64 lto build: the libraries are the noopt build's, only CPython is built again).
+Each relinked executable is placed in the archive's installation and run there.
+STANDALONE_PYTHON_E2E_LTO_DIST=DIR uses an lto archive already in DIR."""
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from builds import run_shown, unpack_full
+from builds import build_noopt_full, run_shown, unpack_full
 from elftools.elf.elffile import ELFFile
 
 from pythonbuild.testdist.results import PASSED, SKIPPED
 from pythonbuild.testdist.smoke import run_smoke_on_host
 
 pytestmark = pytest.mark.slow
+LTO_TARGET = "x86_64-unknown-linux-gnu"
 
 EMBEDDING_MAIN = r"""
 #include "Python.h"
@@ -53,6 +58,20 @@ def installed(build, tmp_path_factory) -> tuple[dict, Path]:
     return unpack_full(build["full"], tmp_path_factory.mktemp("relink") / "relink dir")
 
 
+@pytest.fixture(scope="module")
+def lto_full(tmp_path_factory) -> Path:
+    existing = os.environ.get("STANDALONE_PYTHON_E2E_LTO_DIST")
+    if existing:
+        return next(Path(existing).glob(f"cpython-3.13.*-{LTO_TARGET}-lto-full.tar.zst"))
+    return build_noopt_full(LTO_TARGET, tmp_path_factory.mktemp("lto-dist"), options="lto")
+
+
+def smoke_failures(python: Path, metadata: Path, tmp_path: Path) -> list[str]:
+    results = run_smoke_on_host(python, metadata, tmp_path / "results", tmp_path / "smoke.log")
+    assert results, (tmp_path / "smoke.log").read_text()[-4000:]
+    return [r.name for r in results if r.outcome not in (PASSED, SKIPPED)]
+
+
 def defined_symbols(path: Path) -> set[str]:
     with path.open("rb") as handle:
         symtab = ELFFile(handle).get_section_by_name(".symtab")
@@ -69,10 +88,8 @@ def test_the_relinked_interpreter_passes_the_smoke_checks(build, installed, tmp_
     assert subprocess.run([python, "-c", names], capture_output=True, text=True).stdout == (
         subprocess.run([original, "-c", names], capture_output=True, text=True).stdout
     )
-    metadata = install.parent / "PYTHON.json"
-    results = run_smoke_on_host(python, metadata, tmp_path / "results", tmp_path / "smoke.log")
-    failed = [r.name for r in results if r.outcome not in (PASSED, SKIPPED)]
-    assert results and not failed, (tmp_path / "smoke.log").read_text()[-4000:]
+    failed = smoke_failures(python, install.parent / "PYTHON.json", tmp_path)
+    assert not failed, (tmp_path / "smoke.log").read_text()[-4000:]
 
 
 def test_leaving_out_tk_sqlite_and_ssl_links_none_of_their_code(build, installed) -> None:
@@ -136,3 +153,13 @@ def test_bad_input_is_one_line_and_exit_2(build, installed, tmp_path) -> None:
     wrong = relink(install_only, out)
     assert wrong.returncode == 2 and len(wrong.stderr.strip().splitlines()) == 1, wrong.stderr
     assert not out.exists()
+
+
+def test_an_lto_archive_relinks_with_the_llvm_that_wrote_its_bitcode(lto_full, tmp_path) -> None:
+    metadata, install = unpack_full(lto_full, tmp_path / "lto relink")
+    assert metadata["build_info"]["object_file_format"].startswith("llvm-bitcode:")
+    python = install / "bin" / "python3-relinked"
+    assert relink(lto_full, python).returncode == 0
+    print(f"lto bin/python3.13: {(install / 'bin' / 'python3.13').stat().st_size / 1e6:.1f} MB")
+    failed = smoke_failures(python, install.parent / "PYTHON.json", tmp_path)
+    assert not failed, (tmp_path / "smoke.log").read_text()[-4000:]

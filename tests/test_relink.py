@@ -168,12 +168,13 @@ def test_bad_input_exits_2_with_one_line(tmp_path: Path, capsys) -> None:
     assert not (tmp_path / "py").exists()
 
 
-def _app(root: Path, name: str = "hello_app") -> Path:
+def _app(root: Path, name: str = "hello_app", init: bool = True) -> Path:
     package = root / name
     (package / "__pycache__").mkdir(parents=True)
-    (package / "__init__.py").write_text("GREETING = 'hello'\n")
+    if init:
+        (package / "__init__.py").write_text("GREETING = 'hello'\n")
     (package / "__main__.py").write_text(
-        "import sys\nfrom . import GREETING\nprint(GREETING, *sys.argv[1:])\nsys.exit(7)\n"
+        "import sys\nGREETING = 'hello'\nprint(GREETING, *sys.argv[1:])\nsys.exit(7)\n"
     )
     (package / "__pycache__" / "__init__.cpython-313.pyc").write_bytes(b"stale")
     return package
@@ -189,10 +190,11 @@ def test_a_frozen_apps_zip_is_the_same_bytes_for_the_same_package(tmp_path: Path
         assert archive.namelist() == ["hello_app/__init__.py", "hello_app/__main__.py"]
 
 
-def test_a_frozen_app_is_imported_from_the_end_of_an_executable(tmp_path: Path) -> None:
+@pytest.mark.parametrize("init", [True, False], ids=["package", "no __init__.py"])
+def test_a_frozen_app_is_imported_from_the_end_of_an_executable(tmp_path: Path, init) -> None:
     # What the relinked program does, with this interpreter: its own file (ELF bytes, then the
     # zip) first on sys.path, the package run as -m runs it, the arguments left to it.
-    app = read_app(_app(tmp_path))
+    app = read_app(_app(tmp_path, init=init))
     program = tmp_path / "program"
     program.write_bytes(b"\x7fELF" + bytes(4096) + app.archive)
     run = subprocess.run(

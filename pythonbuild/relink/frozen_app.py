@@ -53,18 +53,24 @@ def read_app(directory: Path) -> FrozenApp:
 
 
 def zip_package(directory: Path, name: str) -> bytes:
-    """``directory``'s files under ``name/``, sorted, with fixed dates and modes."""
-    files = []
+    """``directory``'s files under ``name/``, sorted, with fixed dates and modes. A package
+    without ``__init__.py`` gets an empty one: zipimport finds no namespace package (a
+    directory that is only a prefix of member names), so ``-m`` would not find it."""
+    members: dict[str, bytes] = {}
     for root, dirs, names in os.walk(directory):
         dirs[:] = sorted(d for d in dirs if d not in SKIPPED_DIRS)
-        files += [Path(root, n) for n in names if not n.endswith(SKIPPED_SUFFIXES)]
+        for file_name in names:
+            if not file_name.endswith(SKIPPED_SUFFIXES):
+                path = Path(root, file_name)
+                members[path.relative_to(directory).as_posix()] = path.read_bytes()
+    members.setdefault("__init__.py", b"")
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for path in sorted(files, key=lambda p: p.relative_to(directory).as_posix()):
-            member = zipfile.ZipInfo(f"{name}/{path.relative_to(directory).as_posix()}", ZIP_DATE)
+        for relative in sorted(members):
+            member = zipfile.ZipInfo(f"{name}/{relative}", ZIP_DATE)
             member.external_attr = 0o644 << 16
             member.compress_type = zipfile.ZIP_DEFLATED
-            archive.writestr(member, path.read_bytes())
+            archive.writestr(member, members[relative])
     return buffer.getvalue()
 
 

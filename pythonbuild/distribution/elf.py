@@ -62,10 +62,13 @@ class ElfInfo:
         return self.gnu_stack_flags is None or bool(self.gnu_stack_flags & PF_X)
 
 
+ELF_MAGIC = b"\x7fELF"
+
+
 def is_elf(path: Path) -> bool:
     try:
         with path.open("rb") as handle:
-            return handle.read(4) == b"\x7fELF"
+            return handle.read(4) == ELF_MAGIC
     except OSError:
         return False
 

@@ -22,6 +22,7 @@ from elftools.elf.elffile import ELFFile
 
 from .. import log
 from ..distribution.archive import GZIP_LEVEL, open_distribution, parse_archive_name
+from ..distribution.elf import ELF_MAGIC
 from ..errors import BuildError
 from ..paths import RESOURCES
 
@@ -81,10 +82,11 @@ class SizeReport:
     def parts(self) -> list[tuple[str, int, float, int]]:
         """(part, uncompressed bytes, compressed bytes, members), largest compressed first."""
         totals: dict[str, list[float]] = {}
+        scale = self.scale
         for member in self.members:
             entry = totals.setdefault(part_of(member.path), [0, 0.0, 0])
             entry[0] += member.size
-            entry[1] += member.estimate * self.scale
+            entry[1] += member.estimate * scale
             entry[2] += 1
         rows = [(name, int(v[0]), v[1], int(v[2])) for name, v in totals.items()]
         return sorted(rows, key=lambda row: (-row[2], row[0]))
@@ -127,7 +129,7 @@ def read_sizes(archive: Path, elf_count: int = 3) -> SizeReport:
             data = handle.read() if handle else b""
             path = _relative(member.name)
             report.members.append(Member(path, len(data), estimate(data)))
-            if data[:4] == b"\x7fELF":
+            if data.startswith(ELF_MAGIC):
                 elf_candidates.append((len(data), path, data))
                 elf_candidates = sorted(elf_candidates, key=lambda c: (-c[0], c[1]))[:elf_count]
     report.elf_files = [_sections(path, data) for _, path, data in elf_candidates]
@@ -164,9 +166,8 @@ def render_report(report: SizeReport, top: int) -> str:
         for name, size, compressed, count in report.parts()
     ]
     lines += ["", f"the {top} largest members (compressed)"]
-    lines += [
-        f"  {_mb(m.estimate * report.scale)}  {_mb(m.size)}  {m.path}" for m in report.largest(top)
-    ]
+    scale = report.scale
+    lines += [f"  {_mb(m.estimate * scale)}  {_mb(m.size)}  {m.path}" for m in report.largest(top)]
     for elf in report.elf_files:
         lines += ["", f"sections of {elf.path} (loaded: mapped at run time)"]
         lines += [

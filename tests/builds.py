@@ -8,9 +8,12 @@ import re
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from pythonbuild.distribution.archive import extract_archive
+from pythonbuild.testdist.results import PASSED, SKIPPED
+from pythonbuild.testdist.smoke import run_smoke_on_host
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -54,3 +57,15 @@ def unpack_full(archive: Path, dest: Path) -> tuple[dict, Path]:
     """Extract a full archive into ``dest``: its PYTHON.json and its install/ directory."""
     extract_archive(archive, dest)
     return json.loads((dest / "python" / "PYTHON.json").read_text()), dest / "python" / "install"
+
+
+def smoke_failures(
+    python: Path, metadata: Path, tmp_path: Path, launcher: Sequence[str] = ()
+) -> list[str]:
+    """Run test-dist's smoke checks with ``python`` (under ``launcher``, e.g. an emulation's);
+    the names of those that neither passed nor were skipped. Its log is tmp_path/smoke.log."""
+    results = run_smoke_on_host(
+        python, metadata, tmp_path / "results", tmp_path / "smoke.log", launcher
+    )
+    assert results, (tmp_path / "smoke.log").read_text()[-4000:]
+    return [r.name for r in results if r.outcome not in (PASSED, SKIPPED)]

@@ -10,15 +10,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from builds import build_noopt_full, passing_test_dist, run_shown, unpack_full
+from builds import build_noopt_full, passing_test_dist, run_shown, smoke_failures, unpack_full
 
 from pythonbuild.distribution.elf import read_elf, scan_tree
 from pythonbuild.options import parse_options
 from pythonbuild.paths import default_cache_dir
 from pythonbuild.targets import get_target
 from pythonbuild.testdist.emulated import emulation_for
-from pythonbuild.testdist.results import PASSED, SKIPPED
-from pythonbuild.testdist.smoke import run_smoke_on_host
 
 TARGET = os.environ.get("STANDALONE_PYTHON_E2E_CROSS_TARGET", "aarch64-unknown-linux-gnu")
 # A few regression-suite modules that exercise the ABI (ctypes/libffi, struct), the bundled
@@ -103,12 +101,8 @@ def test_a_relinked_interpreter_and_a_frozen_app_run_under_emulation(cross_full,
     )  # fmt: skip
     assert emulation is not None
     launcher = emulation.launcher(scratch)
-    results = run_smoke_on_host(
-        python, unpacked / "python" / "PYTHON.json", tmp_path / "results",
-        tmp_path / "smoke.log", launcher,
-    )  # fmt: skip
-    failed = [r.name for r in results if r.outcome not in (PASSED, SKIPPED)]
-    assert results and not failed, (tmp_path / "smoke.log").read_text()[-4000:]
+    failed = smoke_failures(python, unpacked / "python" / "PYTHON.json", tmp_path, launcher)
+    assert not failed, (tmp_path / "smoke.log").read_text()[-4000:]
     run = subprocess.run([*launcher, program, "-I", "x"], capture_output=True, text=True)
     assert run.returncode == 2, run.stderr
     said = json.loads(run.stdout)

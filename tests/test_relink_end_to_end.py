@@ -14,11 +14,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from builds import build_noopt_full, run_shown, unpack_full
+from builds import build_noopt_full, run_shown, smoke_failures, unpack_full
 from elftools.elf.elffile import ELFFile
-
-from pythonbuild.testdist.results import PASSED, SKIPPED
-from pythonbuild.testdist.smoke import run_smoke_on_host
 
 pytestmark = pytest.mark.slow
 LTO_TARGET = "x86_64-unknown-linux-gnu"
@@ -64,12 +61,6 @@ def lto_full(tmp_path_factory) -> Path:
     if existing:
         return next(Path(existing).glob(f"cpython-3.13.*-{LTO_TARGET}-lto-full.tar.zst"))
     return build_noopt_full(LTO_TARGET, tmp_path_factory.mktemp("lto-dist"), options="lto")
-
-
-def smoke_failures(python: Path, metadata: Path, tmp_path: Path) -> list[str]:
-    results = run_smoke_on_host(python, metadata, tmp_path / "results", tmp_path / "smoke.log")
-    assert results, (tmp_path / "smoke.log").read_text()[-4000:]
-    return [r.name for r in results if r.outcome not in (PASSED, SKIPPED)]
 
 
 def defined_symbols(path: Path) -> set[str]:

@@ -70,14 +70,19 @@ def test_outputs_and_checksums(build):
 
 
 def test_stripped_archive_is_install_only_without_debug_information(build, python_home, tmp_path):
-    """install_only_stripped: the same members as install_only, the ELF files without debug
-    sections but with their symbol tables (profilers and native tracebacks need them)."""
+    """install_only_stripped: the members of install_only but the bytecode for -O and -OO, the
+    ELF files without debug sections but with their symbol tables (profilers and native
+    tracebacks need them)."""
     with open_distribution(build["install_only"]) as tar:
         plain = {member.name: member for member in tar}
     with open_distribution(build["install_only_stripped"]) as tar:
         stripped = {member.name: member for member in tar}
-    assert sorted(stripped) == sorted(plain)
-    assert all(stripped[name].mode == plain[name].mode for name in plain)
+    optimized = {name for name in plain if name.endswith((".opt-1.pyc", ".opt-2.pyc"))}
+    decoder = re.compile(r".*/json/__pycache__/decoder\.cpython-[0-9]+t?(\.opt-[12])?\.pyc")
+    assert sum(1 for name in optimized if decoder.fullmatch(name)) == 2
+    assert sorted(stripped) == sorted(set(plain) - optimized)
+    assert sum(1 for name in stripped if decoder.fullmatch(name)) == 1
+    assert all(stripped[name].mode == plain[name].mode for name in stripped)
     home = extract_archive(build["install_only_stripped"], tmp_path) / "python"
     infos = scan_tree(home)
     assert len(infos) == len(scan_tree(python_home))
@@ -104,6 +109,14 @@ def test_stripped_archive_is_install_only_without_debug_information(build, pytho
         capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert result.stdout == "ok\n", result.stderr
+    # -OO compiles from the sources the first time and writes its bytecode beside them.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    result = subprocess.run(
+        [str(home / "bin" / "python3"), "-OO", "-c", "import json.decoder as d; print(d.__doc__)"],
+        capture_output=True, text=True, check=False, env=env,
+    )  # fmt: skip
+    assert result.stdout == "None\n", result.stderr
+    assert list(home.glob("lib/python3*/json/__pycache__/decoder.*.opt-2.pyc"))
 
 
 def test_full_archive_layout(build):

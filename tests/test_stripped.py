@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import pytest
 
-from pythonbuild.distribution.assemble import replace_with_stripped
+from pythonbuild.distribution.assemble import install_only_exclude, replace_with_stripped
 from pythonbuild.errors import BuildError
 
 ELF = b"\x7fELF" + b"\0" * 60
@@ -50,3 +50,40 @@ def test_an_artifact_from_before_stripping_asks_for_a_rebuild(tmp_path: Path) ->
     install = _tree(tmp_path / "install", {"bin/python3.13": ELF})
     with pytest.raises(BuildError, match="rebuild it"):
         replace_with_stripped(install, tmp_path / "stripped")
+
+
+def _doc() -> dict:
+    """The PYTHON.json fields install_only_exclude reads."""
+    return {
+        "python_paths": {"stdlib": "install/lib/python3.13"},
+        "python_stdlib_test_packages": ["test", "json.tests"],
+        "build_info": {
+            "extensions": {
+                "_testcapi": [{"shared_lib": "install/lib/python3.13/lib-dynload/_testcapi.so"}],
+                "_json": [{"in_core": True}],
+            }
+        },
+    }
+
+
+@pytest.mark.parametrize(
+    ("path", "install_only", "stripped"),
+    [
+        ("lib/python3.13/json/__pycache__/decoder.cpython-313.pyc", False, False),
+        ("lib/python3.13/json/__pycache__/decoder.cpython-313.opt-1.pyc", False, True),
+        ("lib/python3.13/json/__pycache__/decoder.cpython-313.opt-2.pyc", False, True),
+        ("lib/python3.13/json/decoder.py", False, False),
+        ("lib/python3.13/test", True, True),
+        ("lib/python3.13/json/tests", True, True),
+        ("lib/python3.13/lib-dynload/_testcapi.so", True, True),
+        ("lib/libpython3.13.a", True, True),
+        ("lib/python3.13/config-3.13-x86_64-linux-gnu/libpython3.13.a", True, True),
+        ("lib/libpython3.13.so.1.0", False, False),
+    ],
+)
+def test_what_install_only_and_stripped_leave_out(path: str, install_only: bool, stripped: bool):
+    """install_only leaves out tests and the static libpython (as PBS's does); the stripped
+    flavour also the bytecode for -O and -OO, and keeps every module's plain .pyc."""
+    relative = PurePosixPath(path)
+    assert install_only_exclude(_doc())(relative) is install_only
+    assert install_only_exclude(_doc(), optimized_bytecode=False)(relative) is stripped

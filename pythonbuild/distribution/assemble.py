@@ -63,9 +63,19 @@ ASSEMBLY_CODE = [
 ]
 
 
-def install_only_exclude(doc: Mapping) -> Callable[[PurePosixPath], bool]:
+# Bytecode for ``python -O`` and ``-OO``. install_only_stripped leaves it out: it is two thirds
+# of the bytecode (about 8 MB of a 40 MB archive), Python writes it on the first ``-O`` import
+# where the installation is writable and compiles from source where it is not (docs/sizes.md).
+OPTIMIZED_BYTECODE_SUFFIXES = (".opt-1.pyc", ".opt-2.pyc")
+
+
+def install_only_exclude(
+    doc: Mapping, *, optimized_bytecode: bool = True
+) -> Callable[[PurePosixPath], bool]:
     """What install_only leaves out, as PBS does: the stdlib test packages, the static
-    libpython, and the test-support extension modules (paths relative to ``install/``)."""
+    libpython, and the test-support extension modules (paths relative to ``install/``); with
+    ``optimized_bytecode=False`` (install_only_stripped) also every ``.opt-1.pyc`` and
+    ``.opt-2.pyc``."""
     stdlib = PurePosixPath(doc["python_paths"]["stdlib"]).relative_to("install")
     test_dirs = {stdlib / pkg.replace(".", "/") for pkg in doc["python_stdlib_test_packages"]}
     test_modules = {
@@ -77,6 +87,8 @@ def install_only_exclude(doc: Mapping) -> Callable[[PurePosixPath], bool]:
 
     def exclude(path: PurePosixPath) -> bool:
         if path in test_dirs or path in test_modules:
+            return True
+        if not optimized_bytecode and path.name.endswith(OPTIMIZED_BYTECODE_SUFFIXES):
             return True
         return path.name.startswith("libpython") and path.suffix == ".a"
 
@@ -322,7 +334,7 @@ def assemble_distribution(
         python_dir,
         dist_dir / names["install_only_stripped"],
         mtime=build.source_date_epoch,
-        exclude=install_only_exclude(doc),
+        exclude=install_only_exclude(doc, optimized_bytecode=False),
     )
     sbom_paths = [dist_dir / sbom_names[kind] for kind in sboms]
     for path, data in zip(sbom_paths, sboms.values(), strict=True):

@@ -609,3 +609,84 @@ def test_geometric_mean_interval_is_seeded_and_holds_the_mean() -> None:
     fixed = results.Summary(["base", "new"], "base", ["a"], steady)
     assert fixed.geometric_mean_interval("new", resamples=50) == (2.0, 2.0)
     assert "95% interval" in report.format_table(summary)
+
+
+def test_each_ratio_has_its_interval_and_the_widest_is_named() -> None:
+    rows = {
+        "steady": {"base": _m("steady", 2.0, 2.02, 1.98, 2.0), "new": _m("steady", 1.0, 1.01, 0.99, 1.0),
+                   "noisy": _m("steady", 2.0, 2.6, 1.5, 2.1)},
+        "same": {"base": _m("same", 1.0, 1.2, 0.8, 1.1), "new": _m("same", 1.1, 0.9, 1.0, 1.2),
+                 "noisy": _m("same", 1.0, 1.5, 0.6, 1.2)},
+    }  # fmt: skip
+    summary = results.Summary(["base", "new", "noisy"], "base", ["steady", "same"], rows)
+    low, high = summary.ratio_interval("steady", "new", resamples=500)  # type: ignore[misc]
+    assert 1.9 < low <= summary.ratio("steady", "new") <= high < 2.1  # type: ignore[operator]
+    same_low, same_high = summary.ratio_interval("same", "new", resamples=500)  # type: ignore[misc]
+    assert same_low < 1.0 < same_high  # no measured difference
+    assert summary.ratio_interval("steady", "base") is None
+    assert summary.ratio_interval("steady", "new", resamples=500) == (low, high)  # seeded
+    label, width = summary.widest_interval()  # type: ignore[misc]
+    assert label == "noisy"
+    assert width > summary.geometric_mean_interval("new")[1] - summary.geometric_mean_interval("new")[0]  # type: ignore[index]
+    shown = summary.ratio_interval("steady", "new")  # the default resampling
+    table = report.format_table(summary)
+    steady_line = next(line for line in table.splitlines() if line.startswith("steady"))
+    assert f"[{shown[0]:.2f}-{shown[1]:.2f}]" in steady_line  # type: ignore[index]
+    document = report.bench_document(summary, interpreters=[], settings={}, started="",
+                                     finished="", raw_results={})  # fmt: skip
+    assert document["benchmarks"]["steady"]["new"]["ratio_interval_95"] == shown
+
+
+def test_target_ci_options() -> None:
+    config = cli.parse_args(["--python", "/usr/bin/python3", "--target-ci", "0.02"])
+    assert (config.settings.rounds, config.settings.max_rounds) == (
+        cli.TARGET_CI_MIN_ROUNDS, cli.DEFAULT_MAX_ROUNDS
+    )
+    assert config.settings.round_limit == cli.DEFAULT_MAX_ROUNDS
+    config = cli.parse_args(["--python", "/usr/bin/python3", "--target-ci", "0.05",
+                             "--rounds", "2", "--max-rounds", "4"])  # fmt: skip
+    assert (config.settings.rounds, config.settings.round_limit) == (2, 4)
+    assert cli.parse_args(["--python", "/usr/bin/python3"]).settings.round_limit == 7
+    for argv, message in (
+        (["--target-ci", "2"], "between 0 and 1"),
+        (["--max-rounds", "9"], "only applies with --target-ci"),
+        (["--target-ci", "0.02", "--rounds", "5", "--max-rounds", "4"], "fewer than --rounds"),
+    ):
+        with pytest.raises(UsageError, match=message):
+            cli.parse_args(["--python", "/usr/bin/python3", *argv])
+
+
+@pytest.mark.parametrize(("precise_after", "expected_rounds"), [(None, 5), (0, 2), (2, 4)])
+def test_rounds_continue_until_precise_enough_or_the_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, precise_after: int | None, expected_rounds: int
+) -> None:
+    """--target-ci: at least `rounds`, then one more round at a time until `enough` says so, and
+    never more than `max_rounds`."""
+    interp = interpreters.Interpreter("a", "python", Path("/usr/bin/python3"), Path("/usr/bin/python3"))
+    contender = runner.Contender(interp, tmp_path / "venv/bin/python")
+    benchmark = bm.Benchmark("nbody", "pyperformance", tmp_path, "run_benchmark.py", ())
+    staged = bm.StagedBenchmark(benchmark, tmp_path / "run_benchmark.py", None)
+    runs: list[str] = []
+
+    def fake_run(contender, staged, settings, outcome, env):  # type: ignore[no-untyped-def]
+        runs.append(staged.name)
+        outcome.status = "ok"
+        return "ok"
+
+    asked: list[int] = []
+
+    def enough(outcomes) -> bool:  # type: ignore[no-untyped-def]
+        asked.append(len(runs))
+        return precise_after is not None and len(asked) > precise_after
+
+    monkeypatch.setattr(runner, "_run_benchmark", fake_run)
+    settings = runner.RunSettings(2, 1, 1, 0, target_ci=0.02, max_rounds=5)
+    outcomes, rounds = runner.run_rounds([contender], [staged], settings, tmp_path / "raw",
+                                         tmp_path / "logs", {}, enough=enough)  # fmt: skip
+    assert rounds == expected_rounds == len(runs)
+    assert asked[0] == 2  # first asked after the minimum number of rounds
+    assert outcomes["a", "nbody"].status == "ok"
+    runs.clear()
+    _, plain = runner.run_rounds([contender], [staged], settings, tmp_path / "raw",
+                                 tmp_path / "logs", {})  # fmt: skip
+    assert plain == 2 == len(runs)  # without `enough`, exactly `rounds`

@@ -38,7 +38,7 @@ from .interpreters import (
     resolve_python_path,
     split_label,
 )
-from .runner import Contender, RunSettings
+from .runner import Contender, Outcome, RunSettings
 from .runtime import distribution_launcher
 
 DEFAULT_WORK_DIR = ROOT / "build" / "bench-work"
@@ -48,6 +48,10 @@ DEFAULT_OUTPUT_PARENT = ROOT / "build" / "bench"
 # (docs/benchmarks.md has the measurements). 7 x 2 processes x 3 values = 42 values each.
 DEFAULT_SETTINGS = RunSettings(rounds=7, processes=2, values=3, warmups=1)
 FAST_SETTINGS = RunSettings(rounds=1, processes=1, values=2, warmups=0)
+# With --target-ci: the fewest rounds whose intervals are worth looking at, and where to give
+# up (20 rounds of three interpreters: about 70 minutes here).
+TARGET_CI_MIN_ROUNDS = 3
+DEFAULT_MAX_ROUNDS = 20
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
@@ -115,6 +119,13 @@ def _parser() -> argparse.ArgumentParser:
                         help="a tiny run for smoke tests: 1 round, 1 process, 2 values, no warmup")  # fmt: skip
     parser.add_argument("--rounds", type=int, metavar="R",
                         help=f"interleaved rounds (default: {DEFAULT_SETTINGS.rounds})")  # fmt: skip
+    parser.add_argument("--target-ci", type=float, metavar="WIDTH",
+                        help="after --rounds (default then: 3), run more rounds until the 95%% "
+                             "interval of every geometric mean is at most WIDTH wide (e.g. "
+                             "0.02: 1.04x-1.06x), or --max-rounds were run")  # fmt: skip
+    parser.add_argument("--max-rounds", type=int, metavar="N",
+                        help=f"with --target-ci: stop after N rounds even if the intervals are "
+                             f"wider (default: {DEFAULT_MAX_ROUNDS})")  # fmt: skip
     parser.add_argument("--processes", type=int, metavar="P",
                         help=f"pyperf processes per benchmark and round "
                              f"(default: {DEFAULT_SETTINGS.processes})")  # fmt: skip
@@ -162,15 +173,26 @@ def parse_args(argv: list[str]) -> BenchConfig:
                              "--env musl-mimalloc=PYTHONMALLOC=mimalloc")  # fmt: skip
         environ.setdefault(label, {})[name] = setting
     base = DEFAULT_SETTINGS if not args.fast else FAST_SETTINGS
+    if args.target_ci is not None and not 0 < args.target_ci < 1:
+        raise UsageError(f"--target-ci {args.target_ci}: expected a width between 0 and 1, "
+                         "e.g. 0.02")  # fmt: skip
+    if args.max_rounds is not None and args.target_ci is None:
+        raise UsageError("--max-rounds only applies with --target-ci")
+    default_rounds = base.rounds if args.target_ci is None else TARGET_CI_MIN_ROUNDS
     settings = RunSettings(
-        rounds=args.rounds if args.rounds is not None else base.rounds,
+        rounds=args.rounds if args.rounds is not None else default_rounds,
         processes=args.processes if args.processes is not None else base.processes,
         values=args.values if args.values is not None else base.values,
         warmups=args.warmups if args.warmups is not None else base.warmups,
+        target_ci=args.target_ci,
+        max_rounds=(args.max_rounds or DEFAULT_MAX_ROUNDS) if args.target_ci is not None else None,
     )
     for name in ("rounds", "processes", "values"):
         if getattr(settings, name) < 1:
             raise UsageError(f"--{name} must be at least 1")
+    if settings.max_rounds is not None and settings.max_rounds < settings.rounds:
+        raise UsageError(f"--max-rounds {settings.max_rounds} is fewer than --rounds "
+                         f"{settings.rounds}")  # fmt: skip
     if settings.warmups < 0:
         raise UsageError("--warmups must be 0 or more")
     if args.baseline:
@@ -308,11 +330,29 @@ def run(config: BenchConfig) -> int:
     started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     staged = stage_scripts(benchmarks, run_dir / "scripts")
     settings = config.settings
+    rounds_text = (
+        f"{settings.rounds}"
+        if settings.target_ci is None
+        else f"{settings.rounds} to {settings.max_rounds} (until every 95% interval is at most "
+        f"{settings.target_ci} wide)"
+    )
     log.info(
-        f"{len(benchmarks)} benchmarks x {len(interpreters)} interpreters, {settings.rounds} "
+        f"{len(benchmarks)} benchmarks x {len(interpreters)} interpreters, {rounds_text} "
         f"rounds of {settings.processes} processes x ({settings.warmups} warmups + "
         f"{settings.values} values); raw results in {run_dir}"
     )
+    names = [s.name for s in staged]
+    parts = catalog.parts(benchmarks)
+
+    def precise_enough(outcomes: dict[tuple[str, str], Outcome]) -> bool:
+        widest = summarize(labels, baseline, names, outcomes, parts).widest_interval()
+        if widest is None:
+            return True  # nothing to compare: more rounds cannot help
+        label, width = widest
+        log.info(f"widest 95% interval of a geometric mean: {label} {width:.3f} "
+                 f"(target {settings.target_ci})")  # fmt: skip
+        return width <= (settings.target_ci or 0.0)
+
     pins = [f"pyperf=={catalog.pyperf_version}"]
     chroot_roots = sorted({i.chroot for i in interpreters if i.chroot})
     try:
@@ -340,14 +380,19 @@ def run(config: BenchConfig) -> int:
                     if s.requirements in venv.failed_requirements:
                         unavailable[s.name] = venv.failed_requirements[s.requirements]
                 contenders.append(Contender(interpreter, venv.python, unavailable))
-            outcomes = run_rounds(contenders, staged, settings, run_dir / "raw",
-                                  run_dir / "logs", env)  # fmt: skip
+            outcomes, rounds_run = run_rounds(
+                contenders, staged, settings, run_dir / "raw", run_dir / "logs", env,
+                enough=precise_enough if settings.target_ci is not None else None,
+            )  # fmt: skip
     except KeyboardInterrupt:
         raise BuildError(f"interrupted; the raw results so far are in {run_dir}") from None
     finished = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-    summary = summarize(labels, baseline, [s.name for s in staged], outcomes,
-                        catalog.parts(benchmarks))  # fmt: skip
+    summary = summarize(labels, baseline, names, outcomes, parts)
     table = format_table(summary)
+    widest = summary.widest_interval()
+    target_reached = None
+    if settings.target_ci is not None:
+        target_reached = widest is None or widest[1] <= settings.target_ci
     raw_results = {
         label: {name: str(output / "raw" / label / f"{name}.json")
                 for name in [s.name for s in staged] if outcomes[label, name].status == "ok"}
@@ -361,7 +406,10 @@ def run(config: BenchConfig) -> int:
         settings={
             "benchmarks": [s.name for s in staged],
             "selection": config.selection,
-            "rounds": settings.rounds,
+            "rounds": rounds_run,
+            "target_ci": settings.target_ci,
+            "target_ci_reached": target_reached,
+            "max_rounds": settings.max_rounds,
             "processes": settings.processes,
             "values": settings.values,
             "warmups": settings.warmups,
@@ -380,7 +428,7 @@ def run(config: BenchConfig) -> int:
         (staging / "bench.txt").write_text(table)
         write_chart(summary, staging / "bench.png",
                     title=f"Speed relative to {baseline}: {len(summary.rows)} benchmarks, "
-                          f"rounds={settings.rounds}, processes={settings.processes}, "
+                          f"rounds={rounds_run}, processes={settings.processes}, "
                           f"values={settings.values}")  # fmt: skip
         for label, files in raw_results.items():
             for name in files:
@@ -394,6 +442,14 @@ def run(config: BenchConfig) -> int:
     print()
     print(table, end="")
     print()
+    if target_reached is not None and widest is not None:
+        if target_reached:
+            log.info(f"every 95% interval of a geometric mean is at most {settings.target_ci} "
+                     f"wide after {rounds_run} rounds (widest: {widest[0]}, {widest[1]:.3f})")  # fmt: skip
+        else:
+            log.warn(f"--target-ci {settings.target_ci} not reached after {rounds_run} rounds: "
+                     f"{widest[0]}'s interval is {widest[1]:.3f} wide; allow more rounds "
+                     "(--max-rounds) or run on a quieter machine")  # fmt: skip
     log.info(f"results: {output / 'bench.json'}")
     log.info(f"chart:   {output / 'bench.png'}")
     log.info(f"table:   {output / 'bench.txt'}")

@@ -70,8 +70,12 @@ def _value_cell(summary: Summary, row: str, label: str) -> str:
     return text
 
 
-def _ratio_cell(ratio: float | None) -> str:
-    return "" if ratio is None else f"{ratio:.2f}x"
+def _ratio_cell(ratio: float | None, interval: tuple[float, float] | None = None) -> str:
+    if ratio is None:
+        return ""
+    if interval is None:
+        return f"{ratio:.2f}x"
+    return f"{ratio:.2f}x [{interval[0]:.2f}-{interval[1]:.2f}]"
 
 
 def format_table(summary: Summary) -> str:
@@ -96,7 +100,7 @@ def format_table(summary: Summary) -> str:
         + [
             _value_cell(summary, row, label)
             if kind == "value"
-            else _ratio_cell(summary.ratio(row, label))
+            else _ratio_cell(summary.ratio(row, label), summary.ratio_interval(row, label))
             for label, kind in columns
         ]
         for row in summary.rows
@@ -140,12 +144,12 @@ def format_table(summary: Summary) -> str:
     lines += [render(line) for line in (*geo_rows, *part_rows)] + [""]
     lines.append(
         f"Values: mean ± standard deviation. speed: {summary.baseline}'s mean / this mean "
-        "(above 1.00x is faster than the baseline)."
+        "(above 1.00x is faster than the baseline), [its 95% interval]."
     )
     lines.append(
-        "95% interval: of the geometric mean, from resampling every benchmark's values "
-        f"({BOOTSTRAP_RESAMPLES} bootstrap resamples); an interval that holds 1.00 is no "
-        "measured difference."
+        "95% interval: from resampling the values of the benchmark (of every benchmark, for a "
+        f"geometric mean; {BOOTSTRAP_RESAMPLES} bootstrap resamples); an interval that holds "
+        "1.00 is no measured difference."
     )
     lines.append("n/a: not available on that interpreter; failed: see the logs/ of this report.")
     if summary.incomplete_rows:
@@ -182,6 +186,7 @@ def bench_document(
                 "values": len(found.values),
                 "unit": found.unit,
                 "ratio_to_baseline": summary.ratio(row, label),
+                "ratio_interval_95": summary.ratio_interval(row, label),
             }
         benchmarks[row] = per_label
     return {
@@ -203,6 +208,9 @@ def bench_document(
                 "benchmarks": summary.part_rows(part),
                 "geometric_mean": {
                     label: summary.geometric_mean(label, part) for label in summary.labels
+                },
+                "geometric_mean_interval_95": {
+                    label: summary.geometric_mean_interval(label, part) for label in summary.labels
                 },
             }
             for part in summary.parts

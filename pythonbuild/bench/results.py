@@ -82,9 +82,9 @@ class Summary:
     # Named parts of the selection with a geometric mean of their own (name -> benchmark names),
     # e.g. the bundled C libraries apart from the interpreter core: see Catalog.parts.
     parts: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    # geometric_mean_interval's results: the table and bench.json both show them, and each
+    # The bootstrap intervals by seed: the table and bench.json both show them, and each
     # takes thousands of resamplings.
-    _intervals: dict[tuple[str, str | None, int], tuple[float, float]] = field(
+    _intervals: dict[tuple[str, int], tuple[float, float]] = field(
         default_factory=dict, repr=False, compare=False
     )
 
@@ -130,12 +130,39 @@ class Summary:
         values, the baseline's and ``label``'s each, and the 2.5th and 97.5th percentiles of
         those. Seeded, so one set of results always gives the same interval. None for the
         baseline itself and where there is no geometric mean."""
-        if (label, part, resamples) in self._intervals:
-            return self._intervals[label, part, resamples]
         rows = self.complete_rows if part is None else self.part_rows(part)
+        return self._bootstrap(label, rows, f"{self.baseline}/{label}/{part}", resamples)
+
+    def ratio_interval(
+        self, row: str, label: str, resamples: int = BOOTSTRAP_RESAMPLES
+    ) -> tuple[float, float] | None:
+        """The 95% bootstrap interval of ``ratio(row, label)``, made as the geometric mean's
+        from this one benchmark's values. None where the ratio is."""
+        if self.ratio(row, label) is None:
+            return None
+        return self._bootstrap(label, [row], f"{self.baseline}/{label}/row {row}", resamples)
+
+    def widest_interval(self) -> tuple[str, float] | None:
+        """The interpreter whose geometric mean has the widest 95% interval, and its width
+        (upper minus lower end, in units of the ratio); None with no interval at all."""
+        widths = [
+            (found[1] - found[0], label)
+            for label in self.labels
+            if (found := self.geometric_mean_interval(label)) is not None
+        ]
+        if not widths:
+            return None
+        width, label = max(widths)
+        return label, width
+
+    def _bootstrap(
+        self, label: str, rows: list[str], seed: str, resamples: int
+    ) -> tuple[float, float] | None:
+        if (seed, resamples) in self._intervals:
+            return self._intervals[seed, resamples]
         if label == self.baseline or not rows:
             return None
-        rng = random.Random(f"{self.baseline}/{label}/{part}")
+        rng = random.Random(seed)
         pairs = [
             (self.measurements[row][self.baseline].values, self.measurements[row][label].values)
             for row in rows
@@ -150,7 +177,7 @@ class Summary:
             for _ in range(resamples)
         )
         interval = means[int(0.025 * resamples)], means[int(0.975 * resamples) - 1]
-        self._intervals[label, part, resamples] = interval
+        self._intervals[seed, resamples] = interval
         return interval
 
 

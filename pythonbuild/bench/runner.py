@@ -16,6 +16,7 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,11 +31,19 @@ SKIPPED_EXIT_STATUS = 77  # the stdlib-c script's "not available on this interpr
 
 @dataclass(frozen=True)
 class RunSettings:
-    rounds: int
+    rounds: int  # with target_ci: the least number of rounds
     processes: int
     values: int
     warmups: int
     timeout: float = 1800.0  # seconds for one script invocation
+    # Run more rounds, up to max_rounds, until every 95% interval of a geometric mean is at
+    # most target_ci wide (the ``enough`` test run_rounds is given decides).
+    target_ci: float | None = None
+    max_rounds: int | None = None
+
+    @property
+    def round_limit(self) -> int:
+        return self.max_rounds if self.target_ci is not None and self.max_rounds else self.rounds
 
 
 @dataclass
@@ -145,8 +154,12 @@ def run_rounds(
     raw_dir: Path,
     log_dir: Path,
     env: dict[str, str],
-) -> dict[tuple[str, str], Outcome]:
-    """Run everything; returns the outcome of each (interpreter label, benchmark name)."""
+    enough: Callable[[dict[tuple[str, str], Outcome]], bool] | None = None,
+) -> tuple[dict[tuple[str, str], Outcome], int]:
+    """Run everything; returns the outcome of each (interpreter label, benchmark name) and the
+    number of rounds run: ``settings.rounds``, or with ``enough`` at least that many and then
+    more, up to ``settings.round_limit``, until ``enough(outcomes)`` says the results are
+    precise enough (it is asked after every round from the ``settings.rounds``-th)."""
     outcomes: dict[tuple[str, str], Outcome] = {}
     for contender in contenders:
         for staged in benchmarks:
@@ -159,7 +172,9 @@ def run_rounds(
             outcomes[contender.label, staged.name] = outcome
     raw_dir.mkdir(parents=True, exist_ok=True)
     round_times: list[float] = []
-    for round_index in range(settings.rounds):
+    limit = settings.round_limit if enough is not None else settings.rounds
+    rounds_run = 0
+    for round_index in range(limit):
         round_start = time.monotonic()
         for bench_index, staged in enumerate(benchmarks):
             started = time.monotonic()
@@ -171,19 +186,23 @@ def run_rounds(
                 shown.append(_run_benchmark(contender, staged, settings, outcome, env))
             if shown:
                 log.info(
-                    f"round {round_index + 1}/{settings.rounds} {staged.name}: "
+                    f"round {round_index + 1}/{limit} {staged.name}: "
                     f"{', '.join(shown)} ({time.monotonic() - started:.1f}s)"
                 )
         round_times.append(time.monotonic() - round_start)
-        left = settings.rounds - round_index - 1
-        if left:
+        rounds_run = round_index + 1
+        if rounds_run >= settings.rounds and enough is not None and enough(outcomes):
+            break
+        left = max(settings.rounds - rounds_run, 0 if enough is None else 1)
+        if left and rounds_run < limit:
             # Round 1 also calibrates; later rounds are the better predictor once there is one.
             per_round = round_times[-1]
+            more = "at least " if enough is not None else ""
             log.info(
-                f"round {round_index + 1}/{settings.rounds} took {log.format_seconds(per_round)};"
-                f" about {log.format_seconds(per_round * left)} left"
+                f"round {rounds_run}/{limit} took {log.format_seconds(per_round)};"
+                f" {more}about {log.format_seconds(per_round * left)} left"
             )
-    return outcomes
+    return outcomes, rounds_run
 
 
 def _run_benchmark(

@@ -690,3 +690,16 @@ def test_rounds_continue_until_precise_enough_or_the_limit(
     _, plain = runner.run_rounds([contender], [staged], settings, tmp_path / "raw",
                                  tmp_path / "logs", {})  # fmt: skip
     assert plain == 2 == len(runs)  # without `enough`, exactly `rounds`
+
+
+def test_noise_is_the_median_relative_spread() -> None:
+    rows = {
+        "a": {"base": _m("a", 1.0, 1.0), "new": _m("a", 0.9, 1.1)},
+        "b": {"base": _m("b", 2.0, 2.0), "new": _m("b", 1.0, 1.0)},
+        "c": {"base": _m("c", 1.0), "new": _m("c", 0.5, 1.5)},
+    }
+    summary = results.Summary(["base", "new"], "base", ["a", "b", "c"], rows)
+    assert summary.noise("base") == 0.0  # "c" has one value: no spread to count
+    spread_a = results.statistics.stdev([0.9, 1.1]) / 1.0
+    assert summary.noise("new") == pytest.approx(spread_a)  # median of (a, 0, c)
+    assert "Noise (median" in report.format_table(summary)

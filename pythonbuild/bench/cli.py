@@ -328,6 +328,7 @@ def run(config: BenchConfig) -> int:
     labels = [interpreter.label for interpreter in interpreters]
     run_dir = work_dir / "runs" / stamp
     started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    load_at_start = os.getloadavg()
     staged = stage_scripts(benchmarks, run_dir / "scripts")
     settings = config.settings
     rounds_text = (
@@ -416,7 +417,13 @@ def run(config: BenchConfig) -> int:
             "pyperformance": catalog.pyperformance_version,
             "pyperf": catalog.pyperf_version,
             "work_dir": str(work_dir),
-            "host": {"platform": platform.platform(), "cpus": os.cpu_count()},
+            "host": {
+                "platform": platform.platform(),
+                "cpus": os.cpu_count(),
+                # Other work on the machine, the usual cause of noise: 1/5/15-minute averages.
+                "load_average_at_start": list(load_at_start),
+                "load_average_at_end": list(os.getloadavg()),
+            },
         },
         started=started,
         finished=finished,

@@ -151,6 +151,13 @@ def format_table(summary: Summary) -> str:
         f"geometric mean; {BOOTSTRAP_RESAMPLES} bootstrap resamples); an interval that holds "
         "1.00 is no measured difference."
     )
+    noise = {label: summary.noise(label) for label in summary.labels}
+    if any(value is not None for value in noise.values()):
+        lines.append(
+            "Noise (median over benchmarks of the standard deviation relative to the mean): "
+            + ", ".join(f"{label} {value:.1%}" for label, value in noise.items() if value is not None)
+            + "."
+        )
     lines.append("n/a: not available on that interpreter; failed: see the logs/ of this report.")
     if summary.incomplete_rows:
         lines.append(
@@ -203,6 +210,7 @@ def bench_document(
             label: summary.geometric_mean_interval(label) for label in summary.labels
         },
         "geometric_mean_benchmarks": summary.complete_rows,
+        "noise": {label: summary.noise(label) for label in summary.labels},
         "geometric_mean_of_parts": {
             part: {
                 "benchmarks": summary.part_rows(part),

@@ -142,6 +142,18 @@ class Summary:
             return None
         return self._bootstrap(label, [row], f"{self.baseline}/{label}/row {row}", resamples)
 
+    def noise(self, label: str) -> float | None:
+        """How noisy ``label``'s measurements were: the median over benchmarks of the standard
+        deviation of its values relative to their mean (None with no benchmark of 2+ values)."""
+        spreads = [
+            found.stdev / found.mean
+            for row in self.rows
+            if (found := self.measurements[row].get(label)) is not None
+            and found.stdev is not None
+            and found.mean > 0
+        ]
+        return statistics.median(spreads) if spreads else None
+
     def widest_interval(self) -> tuple[str, float] | None:
         """The interpreter whose geometric mean has the widest 95% interval, and its width
         (upper minus lower end, in units of the ratio); None with no interval at all."""

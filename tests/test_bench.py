@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
+import os
 import re
 import subprocess
 import sys
@@ -703,3 +704,21 @@ def test_noise_is_the_median_relative_spread() -> None:
     spread_a = results.statistics.stdev([0.9, 1.1]) / 1.0
     assert summary.noise("new") == pytest.approx(spread_a)  # median of (a, 0, c)
     assert "Noise (median" in report.format_table(summary)
+
+
+def test_affinity_reaches_pyperf_and_is_checked(tmp_path: Path) -> None:
+    cpu = min(os.sched_getaffinity(0))
+    config = cli.parse_args(["--python", "/usr/bin/python3", "--affinity", str(cpu)])
+    assert config.settings.affinity == str(cpu)
+    interp = interpreters.Interpreter("a", "python", Path("/usr/bin/python3"), Path("/usr/bin/python3"))
+    contender = runner.Contender(interp, tmp_path / "venv/bin/python")
+    benchmark = bm.Benchmark("nbody", "pyperformance", tmp_path, "run_benchmark.py", ())
+    staged = bm.StagedBenchmark(benchmark, tmp_path / "run_benchmark.py", None)
+    outcome = runner.Outcome(tmp_path / "r.json", tmp_path / "r.log")
+    cmd = runner.pyperf_command(contender, staged, config.settings, outcome)
+    assert cmd[cmd.index("--affinity") + 1] == str(cpu)
+    assert "--affinity" not in runner.pyperf_command(contender, staged, cli.DEFAULT_SETTINGS, outcome)
+    with pytest.raises(UsageError, match="expected a CPU list"):
+        cli.parse_args(["--python", "/usr/bin/python3", "--affinity", "first"])
+    with pytest.raises(UsageError, match="CPU 4096 is not one"):
+        cli.parse_args(["--python", "/usr/bin/python3", "--affinity", "0,4096"])

@@ -126,6 +126,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-rounds", type=int, metavar="N",
                         help=f"with --target-ci: stop after N rounds even if the intervals are "
                              f"wider (default: {DEFAULT_MAX_ROUNDS})")  # fmt: skip
+    parser.add_argument("--affinity", metavar="CPUS",
+                        help="pin the benchmark processes to these CPUs (pyperf --affinity: "
+                             "e.g. 1 or 2-3), away from the rest of the machine's work; default: "
+                             "pyperf's choice (isolated CPUs if any)")  # fmt: skip
     parser.add_argument("--processes", type=int, metavar="P",
                         help=f"pyperf processes per benchmark and round "
                              f"(default: {DEFAULT_SETTINGS.processes})")  # fmt: skip
@@ -139,6 +143,25 @@ def _parser() -> argparse.ArgumentParser:
                         help="extracted dists, venvs and raw results, reused between runs "
                              "(default: build/bench-work)")  # fmt: skip
     return parser
+
+
+_CPU_LIST = re.compile(r"\d+(-\d+)?(,\d+(-\d+)?)*")
+
+
+def _affinity(value: str | None) -> str | None:
+    """--affinity's CPU list, checked against this machine's CPUs."""
+    if value is None:
+        return None
+    if not _CPU_LIST.fullmatch(value):
+        raise UsageError(f"--affinity {value}: expected a CPU list such as 1, 0,2 or 2-3")
+    available = os.sched_getaffinity(0)
+    for part in value.split(","):
+        first, _, last = part.partition("-")
+        for cpu in range(int(first), int(last or first) + 1):
+            if cpu not in available:
+                raise UsageError(f"--affinity {value}: CPU {cpu} is not one this process may "
+                                 f"use ({', '.join(map(str, sorted(available)))})")  # fmt: skip
+    return value
 
 
 def parse_args(argv: list[str]) -> BenchConfig:
@@ -186,6 +209,7 @@ def parse_args(argv: list[str]) -> BenchConfig:
         warmups=args.warmups if args.warmups is not None else base.warmups,
         target_ci=args.target_ci,
         max_rounds=(args.max_rounds or DEFAULT_MAX_ROUNDS) if args.target_ci is not None else None,
+        affinity=_affinity(args.affinity),
     )
     for name in ("rounds", "processes", "values"):
         if getattr(settings, name) < 1:
@@ -412,6 +436,7 @@ def run(config: BenchConfig) -> int:
             "target_ci_reached": target_reached,
             "max_rounds": settings.max_rounds,
             "processes": settings.processes,
+            "affinity": settings.affinity,
             "values": settings.values,
             "warmups": settings.warmups,
             "pyperformance": catalog.pyperformance_version,

@@ -40,6 +40,9 @@ class RunSettings:
     # most target_ci wide (the ``enough`` test run_rounds is given decides).
     target_ci: float | None = None
     max_rounds: int | None = None
+    # CPUs pyperf pins its worker processes to (pyperf --affinity, e.g. "1" or "2-3"); None:
+    # pyperf's own choice (the isolated CPUs if the kernel has any, else no pinning).
+    affinity: str | None = None
 
     @property
     def round_limit(self) -> int:
@@ -87,6 +90,8 @@ def pyperf_command(
     ]  # fmt: skip
     if outcome.loops:
         options += ["--loops", str(outcome.loops)]
+    if settings.affinity:
+        options += ["--affinity", settings.affinity]
     interpreter = contender.interpreter
     if interpreter.environ:  # pyperf gives its workers a clean environment otherwise
         options += ["--inherit-environ", ",".join(sorted(interpreter.environ))]

@@ -13,6 +13,8 @@ SUBCOMMANDS = {
               "benchmark distributions against reference interpreters"),
     "debian-python": ("pythonbuild.bench.debian_python", "requirements-bench.txt", "bench",
                       "make a Debian chroot with Debian's own python, a reference for bench"),
+    "peer-build": ("pythonbuild.bench.peer_build", "requirements-bench.txt", "bench",
+                   "build CPython the way another distributor does (docker-recipe), for bench"),
     "validate": ("pythonbuild.validate.cli", "requirements.txt", "build",
                  "check distribution archives without running them (docs/validation.md)"),
     "sizes": ("pythonbuild.validate.sizes_cli", "requirements.txt", "build",

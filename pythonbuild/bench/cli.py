@@ -164,6 +164,12 @@ def _affinity(value: str | None) -> str | None:
     return value
 
 
+def _target_met(widest: tuple[str, float] | None, target_ci: float | None) -> bool:
+    """--target-ci's test on Summary.widest_interval(): no interval at all (nothing to compare)
+    counts as met, since more rounds cannot change that."""
+    return widest is None or (target_ci is not None and widest[1] <= target_ci)
+
+
 def parse_args(argv: list[str]) -> BenchConfig:
     args = _parser().parse_args(argv)
     requests = []
@@ -371,12 +377,10 @@ def run(config: BenchConfig) -> int:
 
     def precise_enough(outcomes: dict[tuple[str, str], Outcome]) -> bool:
         widest = summarize(labels, baseline, names, outcomes, parts).widest_interval()
-        if widest is None:
-            return True  # nothing to compare: more rounds cannot help
-        label, width = widest
-        log.info(f"widest 95% interval of a geometric mean: {label} {width:.3f} "
-                 f"(target {settings.target_ci})")  # fmt: skip
-        return width <= (settings.target_ci or 0.0)
+        if widest is not None:
+            log.info(f"widest 95% interval of a geometric mean: {widest[0]} {widest[1]:.3f} "
+                     f"(target {settings.target_ci})")  # fmt: skip
+        return _target_met(widest, settings.target_ci)
 
     pins = [f"pyperf=={catalog.pyperf_version}"]
     chroot_roots = sorted({i.chroot for i in interpreters if i.chroot})
@@ -417,10 +421,10 @@ def run(config: BenchConfig) -> int:
     widest = summary.widest_interval()
     target_reached = None
     if settings.target_ci is not None:
-        target_reached = widest is None or widest[1] <= settings.target_ci
+        target_reached = _target_met(widest, settings.target_ci)
     raw_results = {
         label: {name: str(output / "raw" / label / f"{name}.json")
-                for name in [s.name for s in staged] if outcomes[label, name].status == "ok"}
+                for name in names if outcomes[label, name].status == "ok"}
         for label in labels
     }  # fmt: skip
     document = bench_document(
@@ -429,7 +433,7 @@ def run(config: BenchConfig) -> int:
             {**i.describe(), "venv": str(work_dir / "venvs" / i.label)} for i in interpreters
         ],
         settings={
-            "benchmarks": [s.name for s in staged],
+            "benchmarks": names,
             "selection": config.selection,
             "rounds": rounds_run,
             "target_ci": settings.target_ci,

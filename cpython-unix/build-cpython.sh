@@ -359,6 +359,11 @@ if [[ "${WITH_BOLT:-0}" == 1 ]]; then
             PROFILE_TASK="${training_task} || echo 'BOLT training: some tests failed under the instrumented binary; the other profiles are used'"
     fi
     cp python.fdata /out/profile/
+    # llvm-bolt keeps the whole original text segment (.bolt.org.text, loaded, so strip cannot
+    # remove it); the old bodies of the functions it moved are dead. They become int3, which
+    # compresses to nothing in the archives (bolt-fill-moved.py says how it knows what is dead).
+    # The training set below runs the filled binary.
+    python3 /scripts/bolt-fill-moved.py python.prebolt python
     # ... but the optimized binary must pass the whole training set.
     if [[ -n "${BUILD_PYTHON_MARCH:-}" ]]; then
         echo "BOLT: not running the training set with the optimized python: this machine cannot run it"
@@ -399,6 +404,24 @@ elif compgen -G "/out${BUILD_PREFIX}/lib/tcl[0-9]*" > /dev/null; then
     fi
     echo "Tcl finds its script library at ${found}"
 fi
+
+stage "drop static relocations"
+# --enable-bolt links everything with --emit-relocs, for llvm-bolt to move code; only the python
+# executable is rewritten, and nothing reads the relocation sections at run time: in libpython
+# they were 10.9 MB. The non-loaded REL/RELA sections go from every installed ELF file; the
+# dynamic ones (.rela.dyn, .rela.plt: loaded) stay.
+(
+    cd "/out${BUILD_PREFIX}"
+    find . -type f | LC_ALL=C sort | while read -r file; do
+        [[ "$(head -c 4 "${file}" | od -An -tx1 | tr -d ' \n')" == 7f454c46 ]] || continue
+        sections=$(readelf -SW "${file}" | sed -n 's/^ *\[ *[0-9]*\] //p' \
+            | awk '($2 == "RELA" || $2 == "REL") && $7 !~ /A/ { print $1 }')
+        [[ -n "${sections}" ]] || continue
+        # shellcheck disable=SC2046 # one flag per section name (names have no spaces)
+        objcopy $(printf -- '--remove-section=%s ' ${sections}) "${file}"
+        echo "${file}: dropped $(wc -w <<< "${sections}") static relocation sections"
+    done
+)
 
 stage "strip debug information (for install_only_stripped)"
 # A debug-stripped copy of every ELF file of the installation, at its path under /out/stripped;

@@ -275,6 +275,8 @@ def make_plan(request: BuildRequest, registry: Registry, image_tag: str) -> Buil
         # Read by build-cpython.sh for the instrumented build (only this one: other builds'
         # keys stay as they were).
         cpython.extra_files.append(UNIX_DIR / "pgo-runtime-shims.c")
+    if cpython_features(request)["WITH_BOLT"] == "1":
+        cpython.extra_files.append(UNIX_DIR / "bolt-fill-moved.py")
     if not request.runs_target_code:
         # Only these builds read build-python.sh: a change to it rebuilds no native interpreter.
         cpython.extra_files.append(UNIX_DIR / "build-python.sh")

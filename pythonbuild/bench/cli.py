@@ -66,6 +66,7 @@ class BenchConfig:
     output: Path | None
     work_dir: Path
     list_benchmarks: bool
+    instructions: bool = False
 
 
 class _AppendInterpreter(argparse.Action):
@@ -137,6 +138,10 @@ def _parser() -> argparse.ArgumentParser:
                         help=f"values per process (default: {DEFAULT_SETTINGS.values})")  # fmt: skip
     parser.add_argument("--warmups", type=int, metavar="W",
                         help=f"warmup values per process (default: {DEFAULT_SETTINGS.warmups})")  # fmt: skip
+    parser.add_argument("--instructions", action="store_true",
+                        help="count the instructions of one benchmark loop with valgrind's "
+                             "callgrind instead of timing (repeatable on a noisy machine, but "
+                             "blind to what PGO and BOLT gain in layout; docs/benchmarks.md)")  # fmt: skip
     parser.add_argument("--output", type=Path, metavar="DIR",
                         help="where bench.json and bench.png go (default: build/bench/<timestamp>)")  # fmt: skip
     parser.add_argument("--work-dir", type=Path, default=DEFAULT_WORK_DIR, metavar="DIR",
@@ -207,6 +212,13 @@ def parse_args(argv: list[str]) -> BenchConfig:
                          "e.g. 0.02")  # fmt: skip
     if args.max_rounds is not None and args.target_ci is None:
         raise UsageError("--max-rounds only applies with --target-ci")
+    if args.instructions:
+        timing = [f"--{name.replace('_', '-')}" for name in
+                  ("fast", "rounds", "target_ci", "affinity", "processes", "values", "warmups")
+                  if getattr(args, name) not in (None, False)]  # fmt: skip
+        if timing:
+            raise UsageError(f"--instructions counts each benchmark once; {', '.join(timing)} "
+                             "only apply to timed runs")  # fmt: skip
     default_rounds = base.rounds if args.target_ci is None else TARGET_CI_MIN_ROUNDS
     settings = RunSettings(
         rounds=args.rounds if args.rounds is not None else default_rounds,
@@ -237,6 +249,7 @@ def parse_args(argv: list[str]) -> BenchConfig:
         output=args.output.absolute() if args.output else None,
         work_dir=args.work_dir.absolute(),
         list_benchmarks=args.list_benchmarks,
+        instructions=args.instructions,
     )
 
 
@@ -334,7 +347,7 @@ def _interpreters(config: BenchConfig, work_dir: Path, env: dict[str, str]) -> l
 
 
 def run(config: BenchConfig) -> int:
-    from . import venvs
+    from . import instructions, venvs
     from .chart import write_chart
     from .chroot import chroot_mounts
     from .report import bench_document, format_table, summarize, write_json, write_output_dir
@@ -354,6 +367,9 @@ def run(config: BenchConfig) -> int:
     work_dir = config.work_dir
     work_dir.mkdir(parents=True, exist_ok=True)
     interpreters = _interpreters(config, work_dir, env)
+    valgrinds = (
+        {i.label: instructions.valgrind_for(i) for i in interpreters} if config.instructions else {}
+    )
     baseline = config.baseline or interpreters[0].label
     labels = [interpreter.label for interpreter in interpreters]
     run_dir = work_dir / "runs" / stamp
@@ -367,11 +383,15 @@ def run(config: BenchConfig) -> int:
         else f"{settings.rounds} to {settings.max_rounds} (until every 95% interval is at most "
         f"{settings.target_ci} wide)"
     )
-    log.info(
-        f"{len(benchmarks)} benchmarks x {len(interpreters)} interpreters, {rounds_text} "
-        f"rounds of {settings.processes} processes x ({settings.warmups} warmups + "
-        f"{settings.values} values); raw results in {run_dir}"
-    )
+    if config.instructions:
+        log.info(f"{len(benchmarks)} benchmarks x {len(interpreters)} interpreters, instructions "
+                 f"counted by callgrind; raw results in {run_dir}")  # fmt: skip
+    else:
+        log.info(
+            f"{len(benchmarks)} benchmarks x {len(interpreters)} interpreters, {rounds_text} "
+            f"rounds of {settings.processes} processes x ({settings.warmups} warmups + "
+            f"{settings.values} values); raw results in {run_dir}"
+        )
     names = [s.name for s in staged]
     parts = catalog.parts(benchmarks)
 
@@ -409,12 +429,28 @@ def run(config: BenchConfig) -> int:
                     if s.requirements in venv.failed_requirements:
                         unavailable[s.name] = venv.failed_requirements[s.requirements]
                 contenders.append(Contender(interpreter, venv.python, unavailable))
-            outcomes, rounds_run = run_rounds(
-                contenders, staged, settings, run_dir / "raw", run_dir / "logs", env,
-                enough=precise_enough if settings.target_ci is not None else None,
-            )  # fmt: skip
+            if config.instructions:
+                counts = instructions.count_all(contenders, staged, baseline, run_dir / "raw",
+                                                run_dir / "logs", env, settings.timeout,
+                                                valgrinds)  # fmt: skip
+            else:
+                outcomes, rounds_run = run_rounds(
+                    contenders, staged, settings, run_dir / "raw", run_dir / "logs", env,
+                    enough=precise_enough if settings.target_ci is not None else None,
+                )  # fmt: skip
     except KeyboardInterrupt:
         raise BuildError(f"interrupted; the raw results so far are in {run_dir}") from None
+    if config.instructions:
+        context = {
+            "interpreters": [i.describe() for i in interpreters],
+            "selection": config.selection,
+            "started": started,
+            "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "host": {"platform": platform.platform(), "cpus": os.cpu_count()},
+        }
+        instructions.write_results(output, counts, context, run_dir / "logs")
+        shutil.rmtree(run_dir, ignore_errors=True)
+        return 0
     finished = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     summary = summarize(labels, baseline, names, outcomes, parts)
     table = format_table(summary)

@@ -105,7 +105,7 @@ def pyperf_command(
     )
 
 
-def _run_one(cmd: list[str], logfile: Path, env: dict[str, str], timeout: float) -> tuple[int, str]:
+def run_logged(cmd: list[str], logfile: Path, env: dict[str, str], timeout: float) -> tuple[int, str]:
     """Run ``cmd`` with output appended to ``logfile``; returns (exit status, its output)."""
     logfile.parent.mkdir(parents=True, exist_ok=True)
     with logfile.open("a+") as out:
@@ -130,7 +130,7 @@ def _run_one(cmd: list[str], logfile: Path, env: dict[str, str], timeout: float)
         return status, out.read()
 
 
-def _failure_reason(status: int, output: str, logfile: Path) -> str:
+def failure_reason(status: int, output: str, logfile: Path) -> str:
     lines = [line.strip() for line in output.splitlines() if line.strip()]
     last = lines[-1] if lines else "no output"
     how = f"killed by signal {-status}" if status < 0 else f"exit {status}"
@@ -220,7 +220,7 @@ def _run_benchmark(
     """Run one script on one interpreter, update ``outcome``; returns a short progress note."""
     outcome.result_file.parent.mkdir(parents=True, exist_ok=True)
     cmd = pyperf_command(contender, staged, settings, outcome)
-    status, output = _run_one(cmd, outcome.log_file, env, settings.timeout)
+    status, output = run_logged(cmd, outcome.log_file, env, settings.timeout)
     label = contender.label
     if status == SKIPPED_EXIT_STATUS:
         first = next((line for line in output.splitlines() if line.strip()), "skipped")
@@ -228,7 +228,7 @@ def _run_benchmark(
         return f"{label} not available"
     if status != 0:
         outcome.status = "failed"
-        outcome.reason = _failure_reason(status, output, outcome.log_file)
+        outcome.reason = failure_reason(status, output, outcome.log_file)
         log.warn(f"{staged.name} failed on {label}: {outcome.reason}")
         return f"{label} FAILED"
     try:

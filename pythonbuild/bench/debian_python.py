@@ -31,7 +31,8 @@ def recipe(suite: str, package: str) -> dict[str, object]:
     return {
         "suite": suite,
         "package": package,
-        "include": [package, f"{package}-venv", "ca-certificates"],
+        # valgrind: for bench --instructions, which runs it inside the chroot.
+        "include": [package, f"{package}-venv", "ca-certificates", "valgrind"],
         "variant": "minbase",
     }
 

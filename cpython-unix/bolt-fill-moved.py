@@ -9,8 +9,8 @@ of the executable. Most of it is dead: the old bodies of functions that now live
 reference to them rewritten from the `--emit-relocs` relocations. What still runs there are the
 functions BOLT left in place (the assembly ones it is told to skip, those it cannot rewrite).
 
-A function's old body is dead when its symbol (the same symbol table entry: llvm-bolt updates
-entries in place and appends new ones) now points outside `.bolt.org.text`. Those bytes become
+A function's old body is dead when its symbol (matched by name, see pair_symbols) now points
+outside `.bolt.org.text`. Those bytes become
 0xcc (int3): the file and its mapped size stay the same, a stray jump into them traps at once
 instead of running stale code, and the archive's compressor reduces them to almost nothing.
 Any symbol still inside `.bolt.org.text` keeps its bytes (with its size, or the whole dead range
@@ -115,27 +115,39 @@ def subtract(ranges: list[tuple[int, int]], holes: list[tuple[int, int]]) -> lis
     return result
 
 
+def pair_symbols(prebolt: Elf, bolted: Elf) -> list[tuple[Symbol, Symbol]]:
+    """Each original symbol with its entry in the bolted table, by name. llvm-bolt keeps the
+    entries in their order but drops some (section symbols) and adds others (split functions'
+    fragments), so indexes do not line up; a name's k-th entry in one table is its k-th in the
+    other (static functions share names across files). A name with a different number of
+    entries in the two tables is left out: such functions are never filled."""
+    before: dict[str, list[Symbol]] = {}
+    after: dict[str, list[Symbol]] = {}
+    for table, symbols in ((before, prebolt.symbols), (after, bolted.symbols)):
+        for symbol in symbols:
+            if symbol.name:
+                table.setdefault(symbol.name, []).append(symbol)
+    pairs = []
+    for name, originals in before.items():
+        rewritten = after.get(name, [])
+        if len(rewritten) == len(originals):
+            pairs.extend(zip(originals, rewritten, strict=True))
+    return pairs
+
+
 def dead_ranges(prebolt: Elf, bolted: Elf) -> list[tuple[int, int]]:
     """Address ranges of `.bolt.org.text` that nothing in the bolted program points into."""
     original = bolted.section(ORIGINAL_TEXT)
     if original is None:
         return []
-    if len(bolted.symbols) < len(prebolt.symbols):
-        raise ValueError("the bolted symbol table is shorter than the original one")
-    moved = []
-    for before, after in zip(prebolt.symbols, bolted.symbols, strict=False):
-        if before.name != after.name:
-            raise ValueError(
-                f"symbol tables differ at {before.name!r} / {after.name!r}: "
-                "llvm-bolt no longer keeps the original entries in order"
-            )
-        if (
-            before.kind == STT_FUNC
-            and before.size
-            and original.holds(before.value)
-            and not original.holds(after.value)
-        ):
-            moved.append((before.value, before.value + before.size))
+    moved = [
+        (before.value, before.value + before.size)
+        for before, after in pair_symbols(prebolt, bolted)
+        if before.kind == STT_FUNC
+        and before.size
+        and original.holds(before.value)
+        and not original.holds(after.value)
+    ]
     dead = merge(moved)
     staying = [s for s in bolted.symbols if s.section and original.holds(s.value)]
     # A symbol without a size that sits in a dead range keeps that whole range: its extent is

@@ -8,7 +8,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 from require_tool import require_tool
 
 from pythonbuild.paths import ROOT
@@ -57,11 +56,23 @@ def test_a_label_without_size_keeps_the_whole_range_it_sits_in():
     assert bolt_fill.dead_ranges(before, after) == []
 
 
-def test_symbol_tables_out_of_step_are_an_error_not_a_guess():
-    before = elf(Symbol("f", FUNC, 14, 0x1000, 0x100))
-    after = elf(Symbol("g", FUNC, 28, 0x400000, 0x100))
-    with pytest.raises(ValueError, match="no longer keeps the original entries in order"):
-        bolt_fill.dead_ranges(before, after)
+def test_symbols_pair_by_name_and_occurrence_not_by_index():
+    """llvm-bolt drops section symbols and adds fragments; static functions share names."""
+    before = elf(
+        Symbol("", 3, 14, 0x1000, 0),  # a section symbol, gone after BOLT
+        Symbol("dealloc", FUNC, 14, 0x1000, 0x40),  # file a.c
+        Symbol("dealloc", FUNC, 14, 0x1040, 0x40),  # file b.c, left in place
+        Symbol("twice_then_once", FUNC, 14, 0x1080, 0x40),
+        Symbol("twice_then_once", FUNC, 14, 0x10C0, 0x40),
+    )
+    after = elf(
+        Symbol("dealloc", FUNC, 28, 0x400000, 0x30),
+        Symbol("dealloc.cold.0", FUNC, 28, 0x400800, 0x10),
+        Symbol("dealloc", FUNC, 14, 0x1040, 0x40),
+        Symbol("twice_then_once", FUNC, 28, 0x400100, 0x40),
+    )
+    # Ambiguous names are never filled.
+    assert bolt_fill.dead_ranges(before, after) == [(0x1000, 0x1040)]
 
 
 def test_no_original_text_nothing_to_fill():

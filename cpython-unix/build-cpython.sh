@@ -342,10 +342,10 @@ if [[ "${WITH_BOLT:-0}" == 1 ]]; then
         echo " -skip-funcs-file=/tmp/bolt-skip-funcs.txt"
     }
     bolt_instrument_flags=$(bolt_flags BOLT_INSTRUMENT_FLAGS | tr -d '\n')
-    # -lite=0: llvm-bolt moves every function it can, not only those with a profile (14% of
-    # them), so almost all of the kept original text is dead and filled below (lite mode left
-    # 10.7 of its 14.4 MB in use).
-    bolt_apply_flags="$(bolt_flags BOLT_APPLY_FLAGS | tr -d '\n') -lite=0"
+    # Lite mode stays (llvm-bolt's default with a profile): it moves only the functions with a
+    # profile, 14% of them, so 10.7 of the kept original text's 14.4 MB stay in use. -lite=0
+    # would move them all, but llvm-bolt 19 then grew past 18 GB and 20 minutes (2026-12-07).
+    bolt_apply_flags=$(bolt_flags BOLT_APPLY_FLAGS | tr -d '\n')
     if [[ -f /tmp/pgo-profile/python.fdata ]]; then
         echo "BOLT: applying the recorded profile (no instrumentation, no training)"
         cp python python.prebolt

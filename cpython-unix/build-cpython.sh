@@ -416,11 +416,13 @@ stage "drop static relocations"
 # --enable-bolt links everything with --emit-relocs, for llvm-bolt to move code; only the python
 # executable is rewritten, and nothing reads the relocation sections at run time: in libpython
 # they were 10.9 MB. The non-loaded REL/RELA sections go from every installed ELF file; the
-# dynamic ones (.rela.dyn, .rela.plt: loaded) stay.
+# dynamic ones (.rela.dyn, .rela.plt: loaded) stay. Relocatable objects (an installed python.o
+# that is ELF, not LTO bitcode) need theirs to be linked: they are left alone.
 (
     cd "/out${BUILD_PREFIX}"
     find . -type f | LC_ALL=C sort | while read -r file; do
         [[ "$(head -c 4 "${file}" | od -An -tx1 | tr -d ' \n')" == 7f454c46 ]] || continue
+        [[ "$(readelf -h "${file}")" =~ Type:\ *(EXEC|DYN)\  ]] || continue
         sections=$(readelf -SW "${file}" | sed -n 's/^ *\[ *[0-9]*\] //p' \
             | awk '($2 == "RELA" || $2 == "REL") && $7 !~ /A/ { print $1 }')
         [[ -n "${sections}" ]] || continue

@@ -44,7 +44,6 @@ class Symbol(NamedTuple):
 @dataclass(frozen=True)
 class Section:
     name: str
-    index: int
     address: int
     offset: int
     size: int
@@ -77,7 +76,7 @@ def read_elf(data: bytes) -> Elf:
         return data[table_offset + at : end].decode("utf-8", "surrogateescape")
 
     sections = [
-        Section(string(names[4], h[0]), i, h[3], h[4], h[5]) for i, h in enumerate(headers)
+        Section(string(names[4], h[0]), h[3], h[4], h[5]) for h in headers
     ]
     symbols: list[Symbol] = []
     for h in headers:

@@ -21,8 +21,8 @@ spec.loader.exec_module(bolt_fill)
 Elf, Section, Symbol = bolt_fill.Elf, bolt_fill.Section, bolt_fill.Symbol
 FUNC, NOTYPE = bolt_fill.STT_FUNC, 0
 
-ORIGINAL = Section(".bolt.org.text", 14, 0x1000, 0x1000, 0x1000)
-NEW = Section(".text", 28, 0x400000, 0x400000, 0x1000)
+ORIGINAL = Section(".bolt.org.text", 0x1000, 0x1000, 0x1000)
+NEW = Section(".text", 0x400000, 0x400000, 0x1000)
 
 
 def elf(*symbols: Symbol) -> Elf:

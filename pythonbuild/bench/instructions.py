@@ -213,13 +213,12 @@ def format_table(counts: InstructionCounts) -> str:
         row = [name]
         for label in counts.labels:
             count = counts.counts[label, name]
-            if label == counts.baseline:
-                row.append(format_count(count.per_loop) if count.per_loop else "not counted")
-            else:
-                ratio = counts.ratio(label, name)
-                cell = format_count(count.per_loop)
-                row.append(f"{cell} {ratio:.3f}x" if ratio else cell if count.per_loop else
-                           "not counted")  # fmt: skip
+            if not count.per_loop:
+                row.append("not counted")
+                continue
+            cell = format_count(count.per_loop)
+            ratio = counts.ratio(label, name) if label != counts.baseline else None
+            row.append(f"{cell} {ratio:.3f}x" if ratio else cell)
         rows.append(row)
     mean_row = ["geometric mean"]
     for label in counts.labels:
